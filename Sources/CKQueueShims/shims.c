@@ -1,0 +1,1 @@
+// The shim module holds declarations only; this file gives the target a compilation unit.

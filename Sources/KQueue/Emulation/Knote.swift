@@ -1,0 +1,48 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+
+/// A registered event: the state the kernel keeps per (ident, filter) pair.
+///
+/// The generic part (flag word, udata, enabled, queued) is handled by ``EmulatedQueue``;
+/// the filter part (`sfflags`, `sdata`, `isActive` and the timer fields) belongs to the
+/// filter named by `filter` (``TimerFilter``, ``UserFilter``).
+struct Knote {
+    var ident: UInt
+    var filter: KEvent.Filter
+    /// The flag word, fixed at creation (a later EV_ADD does not change it), plus the bits
+    /// the filter adds (EV_CLEAR for timers).
+    var flags: KEvent.Flags
+    var udata: UInt
+    var isEnabled: Bool
+    /// On the ready queue, waiting to be returned.
+    var isQueued = false
+
+    /// Filter state: whether the event's condition holds (a user event is triggered, a
+    /// timer has expirations to report).
+    var isActive = false
+    /// Saved filter flags: a timer's unit bits, a user event's 24 user flags.
+    var sfflags: UInt32 = 0
+    /// Saved data: a timer's period or deadline as given, a user event's data.
+    var sdata = 0
+
+    /// Timer: the next expiration on CLOCK_MONOTONIC, in nanoseconds.
+    var deadline: Int64 = 0
+    /// Timer: nanoseconds between expirations; 0 for a timer that fires once.
+    var period: Int64 = 0
+    /// Timer: expirations not yet returned.
+    var expirations = 0
+    /// Timer: position in the deadline heap, or -1 while it is not armed.
+    var heapIndex: Int32 = -1
+
+    /// Ready-queue links (indices into the knote table), -1 for none.
+    var previous: Int32 = -1
+    var next: Int32 = -1
+
+    init(ident: UInt, filter: KEvent.Filter, flags: KEvent.Flags, udata: UInt, isEnabled: Bool) {
+        self.ident = ident
+        self.filter = filter
+        self.flags = flags
+        self.udata = udata
+        self.isEnabled = isEnabled
+    }
+}
+#endif

@@ -1,0 +1,139 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+import SystemPackage
+
+/// Everything an emulated queue knows, guarded by its lock: the knotes, the armed timers,
+/// and what the queue's internal descriptors currently say.
+struct QueueState {
+    var knotes = KnoteTable()
+    var timers = DeadlineHeap()
+    /// CLOCK_MONOTONIC, read once at the start of each locked section.
+    var now: Int64 = 0
+    /// The deadline the timerfd is armed at, nil when disarmed.
+    var armedDeadline: Int64?
+    /// Whether the wake-up eventfd is readable (it is exactly while the ready queue is not empty).
+    var isSignalled = false
+    var isClosed = false
+    /// Threads blocked in epoll_wait on this queue.
+    var waiters = 0
+
+    /// Queues an active knote for delivery unless it is disabled.
+    mutating func activate(_ knote: Int32) {
+        if knotes[knote].isEnabled { knotes.enqueue(knote) }
+    }
+
+    /// Applies one change: the generic part of kqueue_register.
+    ///
+    /// - Returns: the error to report for this change, or nil.
+    mutating func apply(_ change: KEvent) -> Errno? {
+        let flags = change.flags.subtracting(.system)
+        guard let filter = change.filter.emulation else { return .invalidArgument }
+        let existing = knotes.find(ident: change.ident, filter: change.filter)
+
+        // Delete overrules add (darwin).
+        if flags.contains(.delete) {
+            guard let knote = existing else { return .noSuchFileOrDirectory }
+            filter.detach(knote, from: &self)
+            knotes.remove(knote)
+            return nil
+        }
+
+        let knote: Int32
+        if let existing {
+            if let error = filter.touch(existing, change, in: &self) { return error }
+            knote = existing
+            knotes[knote].udata = change.udata
+            // Disable wins over enable (darwin); EV_ADD alone does not re-enable.
+            if flags.contains(.disable) {
+                knotes[knote].isEnabled = false
+            } else if flags.contains(.enable) {
+                knotes[knote].isEnabled = true
+            }
+        } else {
+            guard flags.contains(.add) else { return .noSuchFileOrDirectory }
+            let stored = flags.intersection([.add, .oneshot, .clear, .receipt, .dispatch])
+            knote = knotes.insert(
+                Knote(
+                    ident: change.ident,
+                    filter: change.filter,
+                    flags: stored,
+                    udata: change.udata,
+                    isEnabled: !flags.contains(.disable)
+                )
+            )
+            if let error = filter.attach(knote, change, to: &self) {
+                knotes.remove(knote)
+                return error
+            }
+        }
+        filter.update(knote, in: &self)
+        if knotes[knote].isEnabled && knotes[knote].isActive {
+            knotes.enqueue(knote)
+        } else {
+            knotes.dequeue(knote)
+        }
+        return nil
+    }
+
+    /// Moves ready events into `events[0..<n]`, at most one per knote, and applies
+    /// EV_ONESHOT, EV_DISPATCH and EV_CLEAR. Level-triggered knotes go back to the end of the
+    /// ready queue, behind everything this call looked at.
+    ///
+    /// - Returns: n, the number of events written.
+    mutating func collect(into events: inout [KEvent]) -> Int {
+        if let first = timers.first, first.deadline <= now {
+            TimerFilter.expire(at: now, in: &self)
+        }
+        let limit = min(events.count, knotes.readyCount)
+        var written = 0
+        while written < limit {
+            let knote = knotes.readyHead
+            knotes.dequeue(knote)
+            guard let filter = knotes[knote].filter.emulation else { continue }
+            events[written] = filter.deliver(knote, from: &self)
+            written += 1
+            let flags = knotes[knote].flags
+            if flags.contains(.oneshot) {
+                filter.detach(knote, from: &self)
+                knotes.remove(knote)
+                continue
+            }
+            if flags.contains(.dispatch) { knotes[knote].isEnabled = false }
+            filter.update(knote, in: &self)
+            if knotes[knote].isEnabled && knotes[knote].isActive { knotes.enqueue(knote) }
+        }
+        return written
+    }
+
+    /// Makes the internal descriptors agree with the state: the eventfd is readable exactly
+    /// while events are ready, and the timerfd is armed no later than the earliest timer.
+    ///
+    /// System calls happen only on a change: an earlier timer, a fired timerfd, the ready
+    /// queue becoming empty or not.
+    mutating func synchronize(wakeup: CInt, timer: CInt) {
+        let hasReady = knotes.readyCount > 0
+        if hasReady != isSignalled {
+            if hasReady { EventFD.signal(wakeup) } else { EventFD.drain(wakeup) }
+            isSignalled = hasReady
+        }
+        let next = timers.first?.deadline
+        switch (next, armedDeadline) {
+        case (nil, nil):
+            break
+        case (nil, let armed?):
+            // A later wake-up is harmless; only a timerfd that already fired must be reset.
+            if armed <= now {
+                TimerFD.arm(timer, at: nil)
+                armedDeadline = nil
+            }
+        case (let next?, nil):
+            TimerFD.arm(timer, at: next)
+            armedDeadline = next
+        case (let next?, let armed?):
+            if next < armed || (armed <= now && next != armed) {
+                TimerFD.arm(timer, at: next)
+                armedDeadline = next
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,142 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+import SystemPackage
+
+/// EVFILT_TIMER: every timer of a queue in one ``DeadlineHeap`` behind one timerfd.
+///
+/// Darwin profile:
+/// - `data` is milliseconds unless NOTE_SECONDS, NOTE_USECONDS or NOTE_NSECONDS says
+///   otherwise (more than one unit, or any other bit, is EINVAL); a value whose nanoseconds
+///   do not fit in 64 bits is ERANGE.
+/// - A relative timer is periodic unless EV_ONESHOT, on the grid start + k·period; the
+///   returned `data` counts the expirations since the last retrieval, missed periods
+///   included. EV_CLEAR is always set.
+/// - `data` 0 or negative fires at once, and once: a periodic knote then stays silent.
+/// - NOTE_ABSOLUTE: `data` is a deadline since the Unix epoch, converted once to the
+///   monotonic clock when it is registered; it implies EV_ONESHOT. A past deadline fires at once.
+/// - Every change to an existing timer (EV_ADD, EV_ENABLE, EV_DISABLE or none) re-arms it
+///   from now with the change's `data` and `fflags`, discarding expirations not yet
+///   returned; an invalid change leaves the running timer alone. Toggling NOTE_ABSOLUTE
+///   is EINVAL. A disabled timer is not armed; the EV_ENABLE that re-enables it re-arms it.
+/// - The returned `fflags` are 0.
+enum TimerFilter: EmulatedFilter {
+    /// A deadline that never comes: the knote is not armed.
+    static let never = Int64.max
+
+    static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
+        queue.knotes[knote].flags.insert(.clear)
+        if change.fflags.contains(.absolute) { queue.knotes[knote].flags.insert(.oneshot) }
+        return arm(knote, change, in: &queue)
+    }
+
+    static func touch(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) -> Errno? {
+        let wasAbsolute = KEvent.FilterFlags(rawValue: queue.knotes[knote].sfflags).contains(.absolute)
+        guard change.fflags.contains(.absolute) == wasAbsolute else { return .invalidArgument }
+        return arm(knote, change, in: &queue)
+    }
+
+    static func update(_ knote: Int32, in queue: inout QueueState) {
+        let shouldRun = queue.knotes[knote].isEnabled && queue.knotes[knote].deadline != never
+        let isArmed = queue.knotes[knote].heapIndex >= 0
+        if shouldRun && !isArmed {
+            queue.timers.schedule(knote, at: queue.knotes[knote].deadline, in: &queue.knotes)
+        } else if !shouldRun && isArmed {
+            queue.timers.remove(knote, in: &queue.knotes)
+        }
+    }
+
+    static func detach(_ knote: Int32, from queue: inout QueueState) {
+        queue.timers.remove(knote, in: &queue.knotes)
+    }
+
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent {
+        let timer = queue.knotes[knote]
+        queue.knotes[knote].expirations = 0
+        queue.knotes[knote].isActive = false
+        return KEvent(
+            ident: timer.ident,
+            filter: .timer,
+            flags: timer.flags,
+            fflags: [],
+            data: timer.expirations,
+            udata: timer.udata
+        )
+    }
+
+    /// Counts the expirations of every timer due at `now` and activates their knotes.
+    ///
+    /// A periodic timer stays on its grid: after a late wake-up it counts every period it
+    /// missed and is re-armed at the first grid point after `now`.
+    static func expire(at now: Int64, in queue: inout QueueState) {
+        while let first = queue.timers.first, first.deadline <= now {
+            let knote = first.knote
+            let deadline = first.deadline
+            let period = queue.knotes[knote].period
+            var fired = 1
+            var next = never
+            if period > 0 {
+                fired = Int((now - deadline) / period) + 1
+                let (advance, overflow) = Int64(fired).multipliedReportingOverflow(by: period)
+                let (sum, overflow2) = deadline.addingReportingOverflow(advance)
+                next = overflow || overflow2 ? never : sum
+            }
+            let (count, overflow) = queue.knotes[knote].expirations.addingReportingOverflow(fired)
+            queue.knotes[knote].expirations = overflow ? Int.max : count
+            queue.knotes[knote].deadline = next
+            if next == never {
+                queue.timers.remove(knote, in: &queue.knotes)
+            } else {
+                queue.timers.schedule(knote, at: next, in: &queue.knotes)
+            }
+            queue.knotes[knote].isActive = true
+            queue.activate(knote)
+        }
+    }
+
+    /// Validates `data` and `fflags` and, if they are valid, (re)starts the timer from now.
+    private static func arm(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) -> Errno? {
+        let units: KEvent.FilterFlags = [.seconds, .useconds, .nseconds]
+        let unknown = change.fflags.subtracting(units.union(.absolute))
+        guard unknown.isEmpty else { return .invalidArgument }
+        let unit = change.fflags.intersection(units)
+        let nanosecondsPerUnit: Int64
+        switch unit {
+        case []: nanosecondsPerUnit = 1_000_000
+        case .seconds: nanosecondsPerUnit = 1_000_000_000
+        case .useconds: nanosecondsPerUnit = 1_000
+        case .nseconds: nanosecondsPerUnit = 1
+        default: return .invalidArgument  // more than one unit
+        }
+        let (nanoseconds, overflow) = Int64(change.data).multipliedReportingOverflow(by: nanosecondsPerUnit)
+        guard !overflow else { return .outOfRange }
+
+        let now = queue.now
+        let deadline: Int64
+        var period: Int64 = 0
+        if change.fflags.contains(.absolute) {
+            let (delay, overflow) = nanoseconds.subtractingReportingOverflow(SystemClock.realtime())
+            deadline = overflow ? (nanoseconds < 0 ? now : never) : now.addingSaturating(max(delay, 0))
+        } else if nanoseconds <= 0 {
+            deadline = now
+        } else {
+            deadline = now.addingSaturating(nanoseconds)
+            if !queue.knotes[knote].flags.contains(.oneshot) { period = nanoseconds }
+        }
+
+        if queue.knotes[knote].heapIndex >= 0 { queue.timers.remove(knote, in: &queue.knotes) }
+        queue.knotes[knote].sfflags = change.fflags.rawValue
+        queue.knotes[knote].sdata = change.data
+        queue.knotes[knote].deadline = deadline
+        queue.knotes[knote].period = period
+        queue.knotes[knote].expirations = 0
+        queue.knotes[knote].isActive = false
+        return nil
+    }
+}
+
+extension Int64 {
+    func addingSaturating(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+}
+#endif

@@ -1,0 +1,96 @@
+extension KEvent {
+    /// Filter-specific flags (`NOTE_*`).
+    ///
+    /// The raw values differ between macOS and the BSDs (e.g. `NOTE_USECONDS` is 0x2 on macOS
+    /// and 0x4 on FreeBSD); use the names.
+    public struct FilterFlags: OptionSet, Sendable, Hashable {
+        public var rawValue: UInt32
+
+        public init(rawValue: UInt32) {
+            self.rawValue = rawValue
+        }
+
+        // MARK: Timers (EVFILT_TIMER). Without a unit, `data` is in milliseconds.
+
+        /// `data` is in seconds. The corresponding C constant is `NOTE_SECONDS`.
+        public static let seconds = FilterFlags(rawValue: _NOTE_SECONDS)
+
+        /// `data` is in microseconds. The corresponding C constant is `NOTE_USECONDS`.
+        public static let useconds = FilterFlags(rawValue: _NOTE_USECONDS)
+
+        /// `data` is in nanoseconds. The corresponding C constant is `NOTE_NSECONDS`.
+        public static let nseconds = FilterFlags(rawValue: _NOTE_NSECONDS)
+
+        /// `data` is an absolute deadline, measured from the Unix epoch; the timer fires once.
+        /// The corresponding C constant is `NOTE_ABSOLUTE` on macOS and `NOTE_ABSTIME` on the BSDs.
+        public static let absolute = FilterFlags(rawValue: _NOTE_ABSOLUTE)
+
+        // MARK: User events (EVFILT_USER)
+
+        /// Triggers the user event. The corresponding C constant is `NOTE_TRIGGER`.
+        public static let trigger = FilterFlags(rawValue: _NOTE_TRIGGER)
+
+        /// Leaves the stored user flags unchanged. Its value is zero, so every set contains it.
+        /// The corresponding C constant is `NOTE_FFNOP`.
+        public static let ffnop = FilterFlags(rawValue: _NOTE_FFNOP)
+
+        /// ANDs the low 24 bits into the stored user flags. The corresponding C constant is
+        /// `NOTE_FFAND`.
+        public static let ffand = FilterFlags(rawValue: _NOTE_FFAND)
+
+        /// ORs the low 24 bits into the stored user flags. The corresponding C constant is
+        /// `NOTE_FFOR`.
+        public static let ffor = FilterFlags(rawValue: _NOTE_FFOR)
+
+        /// Replaces the stored user flags with the low 24 bits. The corresponding C constant is
+        /// `NOTE_FFCOPY`.
+        public static let ffcopy = FilterFlags(rawValue: _NOTE_FFCOPY)
+
+        /// The control bits that select ``ffnop``, ``ffand``, ``ffor`` or ``ffcopy``.
+        /// The corresponding C constant is `NOTE_FFCTRLMASK`.
+        public static let ffctrlmask = FilterFlags(rawValue: _NOTE_FFCTRLMASK)
+
+        /// The 24 bits of user-defined flags. The corresponding C constant is `NOTE_FFLAGSMASK`.
+        public static let fflagsmask = FilterFlags(rawValue: _NOTE_FFLAGSMASK)
+
+        // MARK: Descriptors and processes
+
+        /// `data` holds a low-water mark for read and write filters.
+        /// The corresponding C constant is `NOTE_LOWAT`.
+        public static let lowat = FilterFlags(rawValue: _NOTE_LOWAT)
+
+        /// The process exited. The corresponding C constant is `NOTE_EXIT`.
+        public static let exit = FilterFlags(rawValue: _NOTE_EXIT)
+    }
+}
+
+extension KEvent.FilterFlags: CustomStringConvertible {
+    public var description: String {
+        "0x" + String(rawValue, radix: 16)
+    }
+}
+
+extension KEvent.FilterFlags {
+    @available(*, unavailable, renamed: "seconds")
+    public static var NOTE_SECONDS: Self { .seconds }
+    @available(*, unavailable, renamed: "useconds")
+    public static var NOTE_USECONDS: Self { .useconds }
+    @available(*, unavailable, renamed: "nseconds")
+    public static var NOTE_NSECONDS: Self { .nseconds }
+    @available(*, unavailable, renamed: "absolute")
+    public static var NOTE_ABSOLUTE: Self { .absolute }
+    @available(*, unavailable, renamed: "trigger")
+    public static var NOTE_TRIGGER: Self { .trigger }
+    @available(*, unavailable, renamed: "ffnop")
+    public static var NOTE_FFNOP: Self { .ffnop }
+    @available(*, unavailable, renamed: "ffand")
+    public static var NOTE_FFAND: Self { .ffand }
+    @available(*, unavailable, renamed: "ffor")
+    public static var NOTE_FFOR: Self { .ffor }
+    @available(*, unavailable, renamed: "ffcopy")
+    public static var NOTE_FFCOPY: Self { .ffcopy }
+    @available(*, unavailable, renamed: "lowat")
+    public static var NOTE_LOWAT: Self { .lowat }
+    @available(*, unavailable, renamed: "exit")
+    public static var NOTE_EXIT: Self { .exit }
+}

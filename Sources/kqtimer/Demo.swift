@@ -1,0 +1,125 @@
+import ArgumentParser
+import KQueue
+import SystemPackage
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `kqtimer demo`: the classic two-timer kqueue example, blocking in the kernel between events.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the classic example: timers 1 and 2 firing every 1000 and 1500 ms.",
+        discussion: """
+            Each poll that returns events prints '---', then 'Event with ID <ident> triggered' \
+            for each event. The program sleeps in the kernel between events. Ctrl-C ends it.
+            """
+    )
+
+    @Flag(help: "Fire each timer once (EV_ONESHOT); the demo ends when all have fired.")
+    var oneshot = false
+
+    @Option(help: "Stop after N polls that returned events.")
+    var count: Int?
+
+    @Option(
+        name: .customLong("timer"),
+        help: ArgumentHelp(
+            "A timer as ID:MILLISECONDS, e.g. 7:250 (repeatable; replaces the default timers).",
+            valueName: "id:ms"
+        )
+    )
+    var timers: [TimerSpec] = []
+
+    func validate() throws {
+        if let count, count < 1 {
+            throw ValidationError("--count must be at least 1, not \(count).")
+        }
+        var seen = Set<UInt>()
+        for timer in timers where !seen.insert(timer.id).inserted {
+            throw ValidationError("Timer ID \(timer.id) is given twice.")
+        }
+    }
+
+    func run() throws {
+        let timers = self.timers.isEmpty ? TimerSpec.defaults : self.timers
+        SignalFlag.installInterruptHandler()
+        do {
+            try Self.run(timers: timers, oneshot: oneshot, count: count, stop: { SignalFlag.interrupted }) { line in
+                print(line)
+            } flush: {
+                fflush(stdout)
+            }
+        } catch {
+            throw ValidationError("kqueue failed: \(error)")
+        }
+    }
+
+    /// The demo's event loop, writing lines through `output`.
+    ///
+    /// - Returns: the number of polls that returned events.
+    @discardableResult
+    static func run(
+        timers: [TimerSpec],
+        oneshot: Bool,
+        count: Int?,
+        stop: () -> Bool = { false },
+        output: (String) -> Void,
+        flush: () -> Void = {}
+    ) throws(Errno) -> Int {
+        let queue = try KQueue()
+        defer { queue.close() }
+        let flags: KEvent.Flags = oneshot ? [.add, .enable, .oneshot] : [.add, .enable]
+        try queue.kevent(
+            changes: timers.map { KEvent(ident: $0.id, filter: .timer, flags: flags, data: $0.milliseconds) }
+        )
+
+        var events = [KEvent](repeating: KEvent(), count: max(timers.count, 1))
+        var polls = 0
+        var fired = 0
+        while !stop() {
+            let n: Int
+            do {
+                n = try queue.kevent(changes: [], events: &events, timeout: nil)
+            } catch .interrupted {
+                continue  // `stop` decides whether a signal ends the loop.
+            }
+            guard n > 0 else { continue }
+            output("---")
+            for event in events[..<n] {
+                output("Event with ID \(event.ident) triggered")
+            }
+            flush()
+            polls += 1
+            fired += n
+            if let count, polls >= count { break }
+            if oneshot && fired >= timers.count { break }
+        }
+        return polls
+    }
+}
+
+/// A timer of the demo: `ID:MILLISECONDS`.
+struct TimerSpec: ExpressibleByArgument, Equatable {
+    var id: UInt
+    var milliseconds: Int
+
+    static let defaults = [TimerSpec(id: 1, milliseconds: 1000), TimerSpec(id: 2, milliseconds: 1500)]
+
+    init(id: UInt, milliseconds: Int) {
+        self.id = id
+        self.milliseconds = milliseconds
+    }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let id = UInt(parts[0]), let milliseconds = Int(parts[1]), milliseconds > 0 else {
+            return nil
+        }
+        self.init(id: id, milliseconds: milliseconds)
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
