@@ -13,6 +13,15 @@ let package = Package(
         .library(name: "KQueue", targets: ["KQueue"]),
         .executable(name: "kqtimer", targets: ["kqtimer"]),
     ],
+    traits: [
+        .trait(
+            name: "Libkqueue",
+            description: """
+                Build the native kevent(2) path on Linux against libkqueue (found through \
+                pkg-config) instead of the emulation, to type-check it and compare the two.
+                """
+        )
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,13 +31,15 @@ let package = Package(
             name: "CKQueueShims",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        .systemLibrary(name: "CLibkqueue", pkgConfig: "libkqueue"),
         .target(
             name: "KQueue",
             dependencies: [
                 "CKQueueShims",
+                .target(name: "CLibkqueue", condition: .when(traits: ["Libkqueue"])),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming + [.define("KQUEUE_LIBKQUEUE", .when(traits: ["Libkqueue"]))]
         ),
         .executableTarget(
             name: "kqtimer",

@@ -49,7 +49,11 @@ let _NOTE_EXIT: UInt32 = 0x8000_0000
 
 #else
 
+#if KQUEUE_LIBKQUEUE
+internal import CLibkqueue
+#else
 internal import CKQueueShims
+#endif
 
 let _EVFILT_READ = Int16(EVFILT_READ)
 let _EVFILT_WRITE = Int16(EVFILT_WRITE)

@@ -2,7 +2,7 @@
 #ifndef CKQUEUESHIMS_H
 #define CKQUEUESHIMS_H
 
-#if defined(__linux__) && !defined(CKQ_LIBKQUEUE)
+#if defined(__linux__)
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -41,7 +41,7 @@ static inline int ckq_pidfd_open(pid_t pid, unsigned int flags) {
 #endif // __linux__
 
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) \
-    || defined(__DragonFly__) || defined(CKQ_LIBKQUEUE)
+    || defined(__DragonFly__)
 #include <errno.h>
 #include <sys/types.h>
 #include <sys/event.h>

@@ -1,5 +1,9 @@
 #if !os(Linux) || KQUEUE_LIBKQUEUE
+#if KQUEUE_LIBKQUEUE
+internal import CLibkqueue
+#else
 internal import CKQueueShims
+#endif
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)
