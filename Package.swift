@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "KQueue", targets: ["KQueue"]),
+        .library(name: "KQueueTimers", targets: ["KQueueTimers"]),
         .executable(name: "kqtimer", targets: ["kqtimer"]),
     ],
     traits: [
@@ -41,10 +42,19 @@ let package = Package(
             ],
             swiftSettings: upcoming + [.define("KQUEUE_LIBKQUEUE", .when(traits: ["Libkqueue"]))]
         ),
+        .target(
+            name: "KQueueTimers",
+            dependencies: [
+                "KQueue",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: upcoming + [.define("KQ_INTERNAL_CHECKS", .when(configuration: .debug))]
+        ),
         .executableTarget(
             name: "kqtimer",
             dependencies: [
                 "KQueue",
+                "KQueueTimers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -6,6 +6,6 @@ struct KQTimer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kqtimer",
         abstract: "Timers on kqueue(2): native on macOS and the BSDs, emulated on Linux.",
-        subcommands: [Demo.self]
+        subcommands: [Demo.self, Every.self]
     )
 }

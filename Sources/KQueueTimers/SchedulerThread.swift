@@ -1,0 +1,78 @@
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The thread a ``TimerScheduler`` runs its loop and callbacks on.
+final class SchedulerThread: Sendable {
+    private let handle = Mutex<pthread_t?>(nil)
+    /// ``currentThreadID()`` of the running thread, 0 before it starts.
+    private let id = Atomic<UInt>(0)
+
+    /// Starts a thread that runs `body`.
+    init(_ body: @escaping @Sendable () -> Void) {
+        final class Start: Sendable {
+            let body: @Sendable () -> Void
+            let thread: SchedulerThread
+            init(body: @escaping @Sendable () -> Void, thread: SchedulerThread) {
+                self.body = body
+                self.thread = thread
+            }
+        }
+        let start = Unmanaged.passRetained(Start(body: body, thread: self)).toOpaque()
+        #if canImport(Glibc)
+        var thread = pthread_t()
+        #else
+        var thread: pthread_t?
+        #endif
+        let result = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
+                start.thread.id.store(currentThreadID(), ordering: .releasing)
+                start.body()
+                return nil
+            },
+            start
+        )
+        precondition(result == 0, "pthread_create failed with error \(result)")
+        #if canImport(Glibc)
+        handle.withLock { $0 = thread }
+        #else
+        handle.withLock { $0 = thread! }
+        #endif
+    }
+
+    /// Whether the caller runs on this thread.
+    var isCurrent: Bool {
+        id.load(ordering: .acquiring) == currentThreadID()
+    }
+
+    /// Waits for the thread to end; only the first call waits. Called on the thread itself,
+    /// it detaches the thread instead, which then ends on its own.
+    func join() {
+        guard let thread = handle.withLock({ state -> pthread_t? in
+            defer { state = nil }
+            return state
+        }) else { return }
+        if isCurrent {
+            pthread_detach(thread)
+        } else {
+            pthread_join(thread, nil)
+        }
+    }
+}
+
+/// An identifier of the calling thread, cheap to read.
+@inline(__always)
+func currentThreadID() -> UInt {
+    #if canImport(Glibc)
+    return UInt(pthread_self())
+    #else
+    return UInt(bitPattern: pthread_self())
+    #endif
+}

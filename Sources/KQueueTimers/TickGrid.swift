@@ -1,0 +1,87 @@
+/// What a periodic timer does when it falls behind its grid (its thread was busy or the
+/// machine was suspended).
+///
+/// Every policy reports the ticks it skipped in ``TimerTick/missed``; only ``delay`` moves
+/// the grid.
+public enum MissedTickPolicy: Sendable, Hashable {
+    /// Deliver every missed tick, back to back, until the timer has caught up. `missed` is
+    /// always 0.
+    case burst
+    /// Deliver one tick for the latest grid point that is due, report the skipped ones in
+    /// `missed`, and carry on on the same grid.
+    case skip
+    /// Deliver one tick now, report the skipped ones in `missed`, and restart the grid from
+    /// now: the next tick comes one period after this one.
+    case delay
+}
+
+/// One tick of a periodic timer.
+public struct TimerTick<Instant: InstantProtocol & Sendable>: Sendable {
+    /// The grid point this tick stands for (start + k·period); the tick runs at or after it.
+    public var deadline: Instant
+    /// The number of grid points skipped just before this tick (0 when on time).
+    public var missed: Int
+
+    public init(deadline: Instant, missed: Int) {
+        self.deadline = deadline
+        self.missed = missed
+    }
+}
+
+/// The fixed grid of a periodic timer, start + k·period, in nanoseconds.
+struct TickGrid {
+    /// The grid origin: tick k is due at start + k·period.
+    private(set) var start: Int64
+    let period: Int64
+    let policy: MissedTickPolicy
+    /// The index k of the next tick.
+    private(set) var next: Int64 = 1
+
+    init(start: Int64, period: Int64, policy: MissedTickPolicy) {
+        precondition(period > 0, "a periodic timer needs a positive period")
+        self.start = start
+        self.period = period
+        self.policy = policy
+    }
+
+    /// The deadline of the next tick (`Int64.max` past the end of time).
+    var nextDeadline: Int64 {
+        deadline(ofTick: next)
+    }
+
+    private func deadline(ofTick index: Int64) -> Int64 {
+        let (offset, overflow) = index.multipliedReportingOverflow(by: period)
+        return overflow ? .max : start.addingSaturating(offset)
+    }
+
+    /// Takes the tick to deliver now that the next tick is due at `now`, per the policy,
+    /// and moves on to the tick after it.
+    ///
+    /// - Returns: the delivered tick's grid deadline and the number of ticks it skipped.
+    mutating func advance(now: Int64) -> (deadline: Int64, missed: Int) {
+        let due = nextDeadline
+        // The last grid point at or before now.
+        let latest = max(next, start.distance(to: now) / period)
+        let behind = Int(latest - next)
+        switch policy {
+        case .burst:
+            next += 1
+            return (due, 0)
+        case .skip:
+            next = latest + 1
+            return (deadline(ofTick: latest), behind)
+        case .delay:
+            start = now
+            next = 1
+            return (due, behind)
+        }
+    }
+}
+
+extension Int64 {
+    /// The distance from `self` to `other`, clamped to the representable range.
+    func distance(to other: Int64) -> Int64 {
+        let (difference, overflow) = other.subtractingReportingOverflow(self)
+        return overflow ? (other > self ? .max : .min) : difference
+    }
+}

@@ -1,0 +1,34 @@
+/// The identity of one timer scheduled in a ``TimerWheel``.
+///
+/// An identifier names a slot of the wheel's storage (``index``) and the
+/// generation of that slot (``generation``). The wheel bumps the generation
+/// each time a timer fires or is cancelled, so an identifier kept after its
+/// timer is gone is *stale*: it never matches the timer that later reuses the
+/// slot, and the wheel ignores it (``TimerWheel/cancel(_:)`` returns `nil`).
+///
+/// An identifier is meaningful only to the wheel that returned it. A
+/// generation wraps around after 2³² reuses of the same slot; only an
+/// identifier kept across that many reuses could match again.
+public struct TimerID: Hashable, Sendable {
+    /// The position of the timer in the wheel's storage.
+    public let index: UInt32
+
+    /// The generation of the storage slot when the timer was scheduled.
+    public let generation: UInt32
+
+    /// Creates an identifier from its parts.
+    ///
+    /// The wheel makes identifiers; tests use this to forge stale or foreign ones.
+    @inlinable
+    package init(index: UInt32, generation: UInt32) {
+        self.index = index
+        self.generation = generation
+    }
+}
+
+extension TimerID: CustomStringConvertible {
+    /// A textual form such as `TimerID(12#3)`: index 12, generation 3.
+    public var description: String {
+        "TimerID(\(index)#\(generation))"
+    }
+}
