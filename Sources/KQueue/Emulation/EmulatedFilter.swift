@@ -27,15 +27,4 @@ protocol EmulatedFilter {
     /// The event to return for an active knote, resetting the state that EV_CLEAR resets.
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent
 }
-
-extension KEvent.Filter {
-    /// The emulation of this filter, or nil if the emulation does not support it.
-    var emulation: (any EmulatedFilter.Type)? {
-        switch self {
-        case .timer: TimerFilter.self
-        case .user: UserFilter.self
-        default: nil
-        }
-    }
-}
 #endif

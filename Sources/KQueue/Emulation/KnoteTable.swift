@@ -1,19 +1,14 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
 
-/// The knotes of one queue: slab storage addressed by `Int32` indices, a lookup by
+/// The knotes of one queue: slab storage addressed by `Int32` indices, a ``KnoteIndex`` by
 /// (ident, filter), and the ready queue (an intrusive doubly linked list through the knotes).
 ///
 /// - Complexity: lookup, insert, remove, enqueue and dequeue are O(1) (the lookup is one
-///   hash-table probe on average).
+///   probe of the ``KnoteIndex`` on average).
 struct KnoteTable {
-    struct Key: Hashable {
-        var ident: UInt
-        var filter: Int16
-    }
-
     private var storage: ContiguousArray<Knote> = []
     private var freeSlots: [Int32] = []
-    private var lookup: [Key: Int32] = [:]
+    private var lookup = KnoteIndex()
 
     private(set) var readyHead: Int32 = -1
     private var readyTail: Int32 = -1
@@ -28,7 +23,7 @@ struct KnoteTable {
     }
 
     func find(ident: UInt, filter: KEvent.Filter) -> Int32? {
-        lookup[Key(ident: ident, filter: filter.rawValue)]
+        lookup.find(ident: ident, filter: filter.rawValue)
     }
 
     mutating func insert(_ knote: Knote) -> Int32 {
@@ -41,7 +36,7 @@ struct KnoteTable {
             index = Int32(storage.count)
             storage.append(knote)
         }
-        lookup[Key(ident: knote.ident, filter: knote.filter.rawValue)] = index
+        lookup.insert(ident: knote.ident, filter: knote.filter.rawValue, knote: index)
         return index
     }
 
@@ -49,7 +44,7 @@ struct KnoteTable {
     mutating func remove(_ index: Int32) {
         if storage[Int(index)].isQueued { dequeue(index) }
         let knote = storage[Int(index)]
-        lookup[Key(ident: knote.ident, filter: knote.filter.rawValue)] = nil
+        lookup.remove(ident: knote.ident, filter: knote.filter.rawValue)
         freeSlots.append(index)
     }
 

@@ -25,8 +25,15 @@ struct QueueState {
     ///
     /// - Returns: the error to report for this change, or nil.
     mutating func apply(_ change: KEvent) -> Errno? {
+        switch change.filter {
+        case .timer: apply(change, to: TimerFilter.self)
+        case .user: apply(change, to: UserFilter.self)
+        default: .invalidArgument
+        }
+    }
+
+    private mutating func apply<Filter: EmulatedFilter>(_ change: KEvent, to filter: Filter.Type) -> Errno? {
         let flags = change.flags.subtracting(.system)
-        guard let filter = change.filter.emulation else { return .invalidArgument }
         let existing = knotes.find(ident: change.ident, filter: change.filter)
 
         // Delete overrules add (darwin).
@@ -88,20 +95,30 @@ struct QueueState {
         while written < limit {
             let knote = knotes.readyHead
             knotes.dequeue(knote)
-            guard let filter = knotes[knote].filter.emulation else { continue }
-            events[written] = filter.deliver(knote, from: &self)
-            written += 1
-            let flags = knotes[knote].flags
-            if flags.contains(.oneshot) {
-                filter.detach(knote, from: &self)
-                knotes.remove(knote)
-                continue
+            switch knotes[knote].filter {
+            case .timer: events[written] = deliver(knote, from: TimerFilter.self)
+            case .user: events[written] = deliver(knote, from: UserFilter.self)
+            default: preconditionFailure("a knote of an unsupported filter was queued")
             }
-            if flags.contains(.dispatch) { knotes[knote].isEnabled = false }
-            filter.update(knote, in: &self)
-            if knotes[knote].isEnabled && knotes[knote].isActive { knotes.enqueue(knote) }
+            written += 1
         }
         return written
+    }
+
+    /// Returns one ready knote's event and applies EV_ONESHOT, EV_DISPATCH and EV_CLEAR.
+    private mutating func deliver<Filter: EmulatedFilter>(_ knote: Int32, from filter: Filter.Type) -> KEvent {
+        let event = filter.deliver(knote, from: &self)
+        let flags = knotes[knote].flags
+        if flags.contains(.oneshot) {
+            filter.detach(knote, from: &self)
+            knotes.remove(knote)
+            return event
+        }
+        if flags.contains(.dispatch) { knotes[knote].isEnabled = false }
+        filter.update(knote, in: &self)
+        // Level-triggered: back to the end of the queue, behind everything this call looks at.
+        if knotes[knote].isEnabled && knotes[knote].isActive { knotes.enqueue(knote) }
+        return event
     }
 
     /// Makes the internal descriptors agree with the state: the eventfd is readable exactly
