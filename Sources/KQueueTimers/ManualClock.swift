@@ -1,4 +1,4 @@
-import Synchronization
+import KQueue
 
 /// A clock whose time moves only when a test says so: virtual time for deterministic tests
 /// of code that uses timers.
@@ -80,14 +80,16 @@ public final class ManualClock: Clock, TimerScheduling {
     }
 
     /// Moves time forward to `target`, firing every timer due on the way, in deadline order;
-    /// timers scheduled by those callbacks fire too if they are due by `target`. A target in
-    /// the past does nothing: time never goes backwards.
+    /// timers scheduled by those callbacks fire too if they are due by `target`. Time never
+    /// goes backwards: a target in the past moves no time, but still fires the timers that
+    /// are already due (those scheduled in the past).
     public func advance(to target: Instant) {
         var firings: [Firing] = []
         while true {
             let fired = core.timers.withLock { timers -> Bool in
-                guard let next = timers.wheel.nextDeadline, next <= target.nanoseconds else {
-                    timers.advance(to: target.nanoseconds, into: &firings)
+                let target = max(target.nanoseconds, timers.wheel.now)
+                guard let next = timers.wheel.nextDeadline, next <= target else {
+                    timers.advance(to: target, into: &firings)
                     return false
                 }
                 // One deadline at a time, so callbacks see `now` at their own deadline.

@@ -1,5 +1,4 @@
-import Synchronization
-
+import KQueue
 /// What a timer does when it fires.
 enum TimerWork {
     /// A plain callback.
@@ -27,7 +26,9 @@ enum Firing {
         switch self {
         case .closure(let body): body()
         case .action(let action): action.fire()
-        case .tick(let timer, let deadline, let missed): timer.body(deadline, missed)
+        case .tick(let timer, let deadline, let missed):
+            // A tick collected before a cancel() returned true must not start after it.
+            if !timer.isCancelled { timer.body(deadline, missed) }
         }
     }
 }
@@ -118,12 +119,12 @@ struct ScheduledTimers: ~Copyable {
 /// The shared core of a timer owner: its timers under a lock, and how to wake its thread.
 /// A ``TimerHandle`` refers to it.
 final class TimerCore: Sendable {
-    let timers: Mutex<ScheduledTimers>
+    let timers: Locked<ScheduledTimers>
     /// Wakes the owner's thread so it re-arms its kernel timer (nothing for a manual clock).
     private let wakeOwner: @Sendable () -> Void
 
     init(now: Int64, wake: @escaping @Sendable () -> Void) {
-        timers = Mutex(ScheduledTimers(now: now))
+        timers = Locked(ScheduledTimers(now: now))
         wakeOwner = wake
     }
 
@@ -152,6 +153,8 @@ final class TimerCore: Sendable {
     }
 
     func reschedule(_ handle: TimerHandle, to deadline: Int64) -> Bool {
+        // A handle of another scheduler or clock names no timer here.
+        guard handle.core === self else { return false }
         guard case .once(let id) = handle.kind else {
             preconditionFailure("reschedule takes a one-shot timer; cancel a periodic timer and start a new one")
         }

@@ -1,3 +1,4 @@
+import KQueue
 import Synchronization
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Darwin
 
 /// The thread a ``TimerScheduler`` runs its loop and callbacks on.
 final class SchedulerThread: Sendable {
-    private let handle = Mutex<pthread_t?>(nil)
+    private let handle = Locked<pthread_t?>(nil)
     /// ``currentThreadID()`` of the running thread, 0 before it starts.
     private let id = Atomic<UInt>(0)
 

@@ -10,8 +10,9 @@ public enum MissedTickPolicy: Sendable, Hashable {
     /// Deliver one tick for the latest grid point that is due, report the skipped ones in
     /// `missed`, and carry on on the same grid.
     case skip
-    /// Deliver one tick now, report the skipped ones in `missed`, and restart the grid from
-    /// now: the next tick comes one period after this one.
+    /// Deliver one tick for the latest grid point that is due, report the skipped ones in
+    /// `missed`, and, if any were skipped, restart the grid from now: the next tick comes one
+    /// full period after this one. A tick that is late by less than a period moves nothing.
     case delay
 }
 
@@ -71,9 +72,14 @@ struct TickGrid {
             next = latest + 1
             return (deadline(ofTick: latest), behind)
         case .delay:
+            guard behind > 0 else {
+                next += 1
+                return (due, 0)
+            }
+            let deadline = deadline(ofTick: latest)
             start = now
             next = 1
-            return (due, behind)
+            return (deadline, behind)
         }
     }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import KQueue
 
 /// A scheduled timer, to cancel it or ask whether it is still pending.
 ///

@@ -1,5 +1,4 @@
-import Synchronization
-
+import KQueue
 extension TimerScheduler {
     /// Suspends the task until `deadline` on the scheduler's wheel.
     ///
@@ -37,7 +36,7 @@ final class Sleeper: TimerAction {
         case done
     }
 
-    private let state = Mutex(State.initial)
+    private let state = Locked(State.initial)
 
     func wait(_ continuation: UnsafeContinuation<Void, any Error>, timer: TimerHandle) {
         let early = state.withLock { state -> State? in

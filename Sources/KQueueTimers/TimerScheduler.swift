@@ -1,5 +1,4 @@
 import KQueue
-import Synchronization
 import SystemPackage
 
 /// Schedules very many timers on one kernel timer.

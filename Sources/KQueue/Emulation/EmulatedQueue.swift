@@ -1,6 +1,5 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
 internal import CKQueueShims
-import Synchronization
 import SystemPackage
 
 /// kqueue(2) emulated on Linux: the kevent() algorithm of the darwin profile over one
@@ -16,7 +15,7 @@ final class EmulatedQueue: Sendable {
     private let epoll: CInt
     private let wakeup: CInt
     private let timer: CInt
-    private let state = Mutex(QueueState())
+    private let state = Locked(QueueState())
 
     init() throws(Errno) {
         let epoll = try Epoll.create()

@@ -57,7 +57,8 @@ struct QueueState {
             }
         } else {
             guard flags.contains(.add) else { return .noSuchFileOrDirectory }
-            let stored = flags.intersection([.add, .oneshot, .clear, .receipt, .dispatch])
+            // The flag word as given (darwin), less the actions that do not describe the knote.
+            let stored = flags.subtracting(flags.contains(.disable) ? [.delete, .disable, .enable] : [.delete])
             knote = knotes.insert(
                 Knote(
                     ident: change.ident,

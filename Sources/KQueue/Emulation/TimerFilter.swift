@@ -106,20 +106,24 @@ enum TimerFilter: EmulatedFilter {
         case .nseconds: nanosecondsPerUnit = 1
         default: return .invalidArgument  // more than one unit
         }
-        let (nanoseconds, overflow) = Int64(change.data).multipliedReportingOverflow(by: nanosecondsPerUnit)
-        guard !overflow else { return .outOfRange }
-
+        let absolute = change.fflags.contains(.absolute)
         let now = queue.now
-        let deadline: Int64
+        var deadline = now
         var period: Int64 = 0
-        if change.fflags.contains(.absolute) {
-            let (delay, overflow) = nanoseconds.subtractingReportingOverflow(SystemClock.realtime())
-            deadline = overflow ? (nanoseconds < 0 ? now : never) : now.addingSaturating(max(delay, 0))
-        } else if nanoseconds <= 0 {
-            deadline = now
-        } else {
-            deadline = now.addingSaturating(nanoseconds)
-            if !queue.knotes[knote].flags.contains(.oneshot) { period = nanoseconds }
+        // The sign comes first (darwin): a negative relative timer fires at once, however large.
+        if change.data > 0 || absolute {
+            let (nanoseconds, overflow) = Int64(change.data).multipliedReportingOverflow(by: nanosecondsPerUnit)
+            guard !overflow else { return .outOfRange }
+            if absolute {
+                // Converted once to the monotonic clock, reading both clocks now: the change may
+                // come late in a long changelist, and the monotonic read after the wall-clock
+                // read can only make the deadline later, never earlier.
+                let delay = SystemClock.realtime().distance(to: nanoseconds)
+                if delay > 0 { deadline = SystemClock.monotonic().addingSaturating(delay) }
+            } else {
+                deadline = now.addingSaturating(nanoseconds)
+                if !queue.knotes[knote].flags.contains(.oneshot) { period = nanoseconds }
+            }
         }
 
         if queue.knotes[knote].heapIndex >= 0 { queue.timers.remove(knote, in: &queue.knotes) }
@@ -134,6 +138,12 @@ enum TimerFilter: EmulatedFilter {
 }
 
 extension Int64 {
+    /// The distance from `self` to `other`, clamped to the representable range.
+    func distance(to other: Int64) -> Int64 {
+        let (difference, overflow) = other.subtractingReportingOverflow(self)
+        return overflow ? (other > self ? .max : .min) : difference
+    }
+
     func addingSaturating(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? (other > 0 ? .max : .min) : sum
