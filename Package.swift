@@ -65,6 +65,11 @@ let package = Package(
             dependencies: ["KQueue", "CKQueueShims", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: upcoming
         ),
+        .testTarget(
+            name: "KQueueTimersTests",
+            dependencies: ["KQueueTimers", "KQueue"],
+            swiftSettings: upcoming
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
