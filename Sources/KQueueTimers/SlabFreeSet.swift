@@ -6,7 +6,7 @@
 /// lowest free index makes a reused slab fill up in address order, as a fresh one
 /// does, instead of in the scattered order timers were cancelled.
 ///
-/// The set does not own its memory: ``TimerWheel``'s storage allocates it with
+/// The set does not own its memory: ``TimerWheel`` allocates it with
 /// ``allocate(capacity:)`` and frees it with ``deallocate()``.
 ///
 /// Memory: about 1/8 byte per index. Every operation takes one step per level,
@@ -115,13 +115,11 @@ struct SlabFreeSet {
         return index
     }
 
-    /// Copies the level-0 bits of `other` (a set of at most this capacity) and
-    /// rebuilds the levels above.
+    /// Copies the level-0 bits of `other`, a set of at most this capacity; then
+    /// call ``rebuildSummaries()``.
     @usableFromInline
     func copyBits(from other: SlabFreeSet) {
-        let otherWords = (other.capacity + 63) / 64
-        words.update(from: other.words, count: otherWords)
-        rebuildSummaries()
+        words.update(from: other.words, count: (other.capacity + 63) / 64)
     }
 
     /// Marks every index in `range` free; then call ``rebuildSummaries()``.

@@ -1,9 +1,9 @@
 extension TimerWheel {
     /// One entry of the wheel's slab: a pending timer, or a free entry.
     ///
-    /// A pending entry is a node of the intrusive doubly-linked list of its wheel
+    /// A pending entry is a node of an intrusive doubly-linked list of its wheel
     /// slot (`next`, `previous`, and `slot` to find the list head in O(1)). A free
-    /// entry has `slot == Entry.freeSlot` and no payload; the storage's free set
+    /// entry has `slot == Entry.freeSlot` and no payload; the wheel's free set
     /// lists it.
     ///
     /// Layout on 64-bit platforms: 30 bytes of fields, padded to 32, then the
@@ -17,10 +17,10 @@ extension TimerWheel {
         /// The order of scheduling, to fire equal deadlines first-in first-out.
         @usableFromInline var sequence: UInt64
 
-        /// The next entry of the slot list, or `nilIndex`.
+        /// The next entry of the list, or `nilIndex`.
         @usableFromInline var next: UInt32
 
-        /// The previous entry of the slot list, or `nilIndex` at the head.
+        /// The previous entry of the list, or `nilIndex` at the head.
         @usableFromInline var previous: UInt32
 
         /// Bumped each time the entry is freed, so old identifiers go stale.

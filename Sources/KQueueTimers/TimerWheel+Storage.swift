@@ -1,105 +1,54 @@
 extension TimerWheel {
-    /// The heap memory of a wheel, shared copy-on-write between copies of it.
-    ///
-    /// Every buffer has a fixed size, set when the storage is made, so its fields are
-    /// constants and the wheel reaches them through plain pointers. All `capacity`
-    /// entries are initialized: the ones not pending are free, without payload, and
-    /// listed in `free`. The wheel grows by moving to a larger storage.
+    /// Allocates the slot lists of `levelCount` levels, all empty.
     @usableFromInline
-    final class Storage {
-        /// The number of entries.
-        @usableFromInline let capacity: Int
-
-        /// The slab: `capacity` entries, pending or free.
-        @usableFromInline let entries: UnsafeMutablePointer<Entry>
-
-        /// The number of slot lists: 64 per level.
-        @usableFromInline let slotCount: Int
-
-        /// The first entry of each slot list, or `nilIndex`.
-        @usableFromInline let heads: UnsafeMutablePointer<UInt32>
-
-        /// Per level, bit *i* is set when slot *i* of that level is not empty.
-        @usableFromInline let occupiedSlots: UnsafeMutablePointer<UInt64>
-
-        /// The free entries.
-        @usableFromInline let free: SlabFreeSet
-
-        /// Creates a storage of `capacity` free entries and empty slot lists.
-        @usableFromInline
-        init(capacity: Int, levelCount: Int) {
-            precondition(capacity < Int(TimerWheel.nilIndex), "TimerWheel: too many pending timers")
-            self.capacity = capacity
-            self.slotCount = levelCount * TimerWheel.slotsPerLevel
-            self.entries = .allocate(capacity: capacity)
-            self.entries.initialize(repeating: Entry(), count: capacity)
-            self.heads = .allocate(capacity: slotCount)
-            self.heads.initialize(repeating: TimerWheel.nilIndex, count: slotCount)
-            self.occupiedSlots = .allocate(capacity: levelCount)
-            self.occupiedSlots.initialize(repeating: 0, count: levelCount)
-            self.free = .allocate(capacity: capacity)
-            self.free.insertWithoutSummaries(0..<capacity)
-            self.free.rebuildSummaries()
-        }
-
-        /// Creates a copy of `other` with room for at least as many entries; the
-        /// entries past `other.capacity` are free.
-        @usableFromInline
-        init(copying other: Storage, capacity: Int) {
-            precondition(capacity < Int(TimerWheel.nilIndex), "TimerWheel: too many pending timers")
-            precondition(capacity >= other.capacity, "TimerWheel storage cannot shrink")
-            self.capacity = capacity
-            self.slotCount = other.slotCount
-            self.entries = .allocate(capacity: capacity)
-            self.entries.initialize(from: other.entries, count: other.capacity)
-            (self.entries + other.capacity).initialize(repeating: Entry(), count: capacity - other.capacity)
-            self.heads = .allocate(capacity: slotCount)
-            self.heads.initialize(from: other.heads, count: slotCount)
-            let levelCount = slotCount / TimerWheel.slotsPerLevel
-            self.occupiedSlots = .allocate(capacity: levelCount)
-            self.occupiedSlots.initialize(from: other.occupiedSlots, count: levelCount)
-            self.free = .allocate(capacity: capacity)
-            self.free.insertWithoutSummaries(other.capacity..<capacity)
-            for word in 0..<(other.capacity + 63) / 64 {
-                self.free.words[word] |= other.free.words[word]
-            }
-            self.free.rebuildSummaries()
-        }
-
-        deinit {
-            entries.deinitialize(count: capacity)
-            entries.deallocate()
-            heads.deallocate()
-            occupiedSlots.deallocate()
-            free.deallocate()
-        }
+    static func allocateSlots(levelCount: Int) -> (
+        heads: UnsafeMutablePointer<UInt32>, occupiedSlots: UnsafeMutablePointer<UInt64>
+    ) {
+        let listCount = levelCount * slotsPerLevel * listsPerSlot
+        let heads = UnsafeMutablePointer<UInt32>.allocate(capacity: listCount)
+        heads.initialize(repeating: nilIndex, count: listCount)
+        let occupiedSlots = UnsafeMutablePointer<UInt64>.allocate(capacity: levelCount)
+        occupiedSlots.initialize(repeating: 0, count: levelCount)
+        return (heads, occupiedSlots)
     }
 
-    /// Makes the storage unique to this wheel before a mutation.
-    @inlinable
-    mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) {
-            storage = Storage(copying: storage, capacity: storage.capacity)
-        }
-    }
-
-    /// Takes a free entry, growing the slab if none is left.
-    @inlinable
+    /// Takes the lowest free entry, growing the slab if none is left.
+    @inlinable @inline(__always)
     mutating func takeFreeEntry() -> Int {
-        if let index = storage.free.removeLowest() { return index }
-        grow(toAtLeast: storage.capacity + 1)
-        guard let index = storage.free.removeLowest() else {
+        if let index = free.removeLowest() { return index }
+        grow(toAtLeast: slabCapacity + 1)
+        guard let index = free.removeLowest() else {
             preconditionFailure("TimerWheel: no free entry after growing")
         }
         return index
     }
 
-    /// Moves to a storage of at least `minimumCapacity` entries, doubling at least.
+    /// Moves the slab to a larger allocation of at least `minimumCapacity`
+    /// entries, at least doubling it; the new entries are free.
     @usableFromInline
     mutating func grow(toAtLeast minimumCapacity: Int) {
         let limit = Int(Self.nilIndex) - 1
-        precondition(minimumCapacity <= limit, "TimerWheel: too many pending timers")
-        let doubled = Swift.min(Swift.max(storage.capacity * 2, 16), limit)
-        storage = Storage(copying: storage, capacity: Swift.max(minimumCapacity, doubled))
+        precondition(minimumCapacity <= limit, "TimerWheel: cannot hold more than \(limit) timers")
+        let doubled = Swift.min(Swift.max(slabCapacity * 2, 16), limit)
+        resize(to: Swift.max(minimumCapacity, doubled))
+    }
+
+    /// Moves the slab to an allocation of exactly `newCapacity` entries (at least
+    /// the current capacity); the new entries are free.
+    @usableFromInline
+    mutating func resize(to newCapacity: Int) {
+        precondition(newCapacity >= slabCapacity, "TimerWheel: the slab cannot shrink")
+        let newEntries = UnsafeMutablePointer<Entry>.allocate(capacity: newCapacity)
+        newEntries.moveInitialize(from: entries, count: slabCapacity)
+        (newEntries + slabCapacity).initialize(repeating: Entry(), count: newCapacity - slabCapacity)
+        let newFree = SlabFreeSet.allocate(capacity: newCapacity)
+        newFree.copyBits(from: free)
+        newFree.insertWithoutSummaries(slabCapacity..<newCapacity)
+        newFree.rebuildSummaries()
+        entries.deallocate()
+        free.deallocate()
+        entries = newEntries
+        free = newFree
+        slabCapacity = newCapacity
     }
 }

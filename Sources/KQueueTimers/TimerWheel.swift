@@ -3,8 +3,18 @@
 ///
 /// The wheel is a pure data structure. It has no clock: time is an `Int64` count
 /// of nanoseconds on any monotonic timeline, and the owner passes the current
-/// instant to ``advance(to:_:)``. It does no I/O, takes no locks and is confined
-/// to the thread of its owner (it is not `Sendable`).
+/// instant to ``advance(to:_:)``. It does no I/O and takes no locks. It has a
+/// single owner: it is not copyable (so no mutation pays for a copy-on-write
+/// check) and not `Sendable` (its owner confines it to one thread, or to a lock).
+///
+/// ```swift
+/// var wheel = TimerWheel<String>(now: now)
+/// let id = wheel.schedule(at: now + 5_000_000, "five milliseconds")
+/// wheel.cancel(id)  // "five milliseconds"
+/// _ = wheel.schedule(at: now + 1_000_000, "one millisecond")
+/// var due: [String] = []
+/// wheel.advance(to: now + 2_000_000) { _, _, payload in due.append(payload) }
+/// ```
 ///
 /// ## Design
 ///
@@ -20,18 +30,19 @@
 ///   Timers whose deadline has passed sit in the current tick's slot.
 /// - **Cascade.** When time reaches the first slot of a level above 0, its timers
 ///   move down to the levels they now belong to, so a timer is relinked at most
-///   once per level in its life (8 times with the default tick).
+///   once per level above 0 in its life (7 times with the default tick).
 /// - **Bitmaps.** Each level keeps a 64-bit occupancy bitmap of its non-empty
 ///   slots, plus one bitmap of non-empty levels. Occupied slots always lie ahead
 ///   of the current position, so the lowest set bit of the lowest non-empty level
 ///   is the next slot that matters: ``nextDeadline`` and ``advance(to:_:)`` jump
 ///   over empty slots, and advancing by years costs no more than by one tick.
-/// - **Slab storage.** Timers live in one array of entries (the slab); a slot is an
-///   intrusive doubly-linked list of `UInt32` indices into it. Free entries are
-///   kept in a bitmap tree that hands out the lowest index first, so a reused slab
-///   fills in address order. Scheduling allocates nothing once the slab has grown
-///   to the peak number of pending timers (see ``reserveCapacity(_:)``). The slab
-///   is shared copy-on-write between copies of a wheel.
+/// - **Slab storage.** Timers live in one array of entries (the slab). A slot is
+///   four intrusive doubly-linked lists of `UInt32` indices into it, an entry going
+///   to list `index % 4`: walking the four lists in step keeps four cache misses in
+///   flight, not one, when a slot is cascaded or fired. Free entries are kept in a
+///   bitmap tree that hands out the lowest index first, so a reused slab fills in
+///   address order. Scheduling allocates nothing once the slab has grown to the
+///   peak number of pending timers (see ``reserveCapacity(_:)``).
 /// - **Generations.** A ``TimerID`` carries the index of its entry and the entry's
 ///   generation, which changes whenever the entry is freed. A stale identifier,
 ///   kept after its timer fired or was cancelled, never cancels, moves or reveals
@@ -49,11 +60,24 @@
 /// One entry per timer: a deadline, a sequence number, two list links, a
 /// generation, a slot number and the optional payload, that is 48 bytes for an
 /// `Int` or a closure payload, 40 for a class reference, plus 1/8 byte for the
-/// free set. The slot heads and bitmaps take about 2–3 KiB per wheel, whatever the
-/// number of timers.
-public struct TimerWheel<Payload> {
-    /// The slab, the slot lists and the free set.
-    @usableFromInline var storage: Storage
+/// free set. The list heads and bitmaps take 8 KiB per wheel (11 KiB with a 1 ns
+/// tick), whatever the number of timers.
+public struct TimerWheel<Payload>: ~Copyable {
+    /// The slab: `slabCapacity` entries, pending or free.
+    @usableFromInline var entries: UnsafeMutablePointer<Entry>
+
+    /// The number of entries in the slab.
+    @usableFromInline var slabCapacity: Int
+
+    /// The free entries of the slab.
+    @usableFromInline var free: SlabFreeSet
+
+    /// The first entry of each list, or `nilIndex`: 64 slots per level, 4 lists
+    /// per slot, list `slot * 4 + index % 4` holding entry `index`.
+    @usableFromInline let heads: UnsafeMutablePointer<UInt32>
+
+    /// Per level, bit *i* is set when slot *i* of that level is not empty.
+    @usableFromInline let occupiedSlots: UnsafeMutablePointer<UInt64>
 
     /// Bit *k* is set when level *k* has a non-empty slot.
     @usableFromInline var occupiedLevels: UInt64
@@ -93,15 +117,28 @@ public struct TimerWheel<Payload> {
         )
         let shift = tick.trailingZeroBitCount
         let levelCount = (64 - shift + Self.slotBits - 1) / Self.slotBits
-        self.tickShift = shift
-        self.levelCount = levelCount
-        self.storage = Storage(capacity: 0, levelCount: levelCount)
+        let slots = Self.allocateSlots(levelCount: levelCount)
+        self.entries = .allocate(capacity: 0)
+        self.slabCapacity = 0
+        self.free = .allocate(capacity: 0)
+        self.heads = slots.heads
+        self.occupiedSlots = slots.occupiedSlots
         self.occupiedLevels = 0
         self.nextSequence = 0
         self.currentKey = UInt64(bitPattern: now ^ .min) >> UInt64(shift)
+        self.tickShift = shift
+        self.levelCount = levelCount
         self._count = 0
         self._now = now
         self.dueBuffer = []
+    }
+
+    deinit {
+        entries.deinitialize(count: slabCapacity)
+        entries.deallocate()
+        free.deallocate()
+        heads.deallocate()
+        occupiedSlots.deallocate()
     }
 }
 
@@ -197,7 +234,7 @@ extension TimerWheel {
     ///
     /// - Complexity: O(1).
     @inlinable
-    public var capacity: Int { storage.capacity }
+    public var capacity: Int { slabCapacity }
 
     /// Makes room for `minimumCapacity` pending timers, so that scheduling up to
     /// that many allocates nothing.
@@ -209,10 +246,10 @@ extension TimerWheel {
     /// - Complexity: O(*n*), where *n* is the new capacity, if it grows; else O(1).
     @inlinable
     public mutating func reserveCapacity(_ minimumCapacity: Int) {
-        guard minimumCapacity > storage.capacity else { return }
+        guard minimumCapacity > slabCapacity else { return }
         let limit = Int(Self.nilIndex) - 1
         precondition(minimumCapacity <= limit, "TimerWheel: cannot hold more than \(limit) timers")
-        storage = Storage(copying: storage, capacity: minimumCapacity)
+        resize(to: minimumCapacity)
     }
 
     /// Whether the timer is still pending: neither fired nor cancelled.
@@ -231,7 +268,7 @@ extension TimerWheel {
     @inlinable
     public func deadline(of id: TimerID) -> Int64? {
         guard let index = pendingIndex(of: id) else { return nil }
-        return storage.entries[index].deadline
+        return entries[index].deadline
     }
 
     /// Schedules a timer.
@@ -245,10 +282,9 @@ extension TimerWheel {
     /// - Returns: The identifier of the new timer.
     /// - Complexity: O(1); amortized O(1) when the slab grows.
     @inlinable
-    public mutating func schedule(at deadline: Int64, _ payload: Payload) -> TimerID {
-        makeUnique()
+    public mutating func schedule(at deadline: Int64, _ payload: consuming Payload) -> TimerID {
         let index = takeFreeEntry()
-        let entry = storage.entries + index
+        let entry = entries + index
         entry.pointee.deadline = deadline
         entry.pointee.sequence = nextSequence
         entry.pointee.payload = payload
@@ -265,11 +301,10 @@ extension TimerWheel {
     /// - Returns: The payload of the timer if this call kept it from firing; `nil`
     ///   if the identifier is stale: the timer already fired or was cancelled.
     /// - Complexity: O(1).
-    @inlinable @inline(__always)
+    @inlinable
     @discardableResult
     public mutating func cancel(_ id: TimerID) -> Payload? {
         guard let index = pendingIndex(of: id) else { return nil }
-        makeUnique()
         unlink(index)
         return release(index)
     }
@@ -289,9 +324,8 @@ extension TimerWheel {
     @discardableResult
     public mutating func reschedule(_ id: TimerID, to deadline: Int64) -> Bool {
         guard let index = pendingIndex(of: id) else { return false }
-        makeUnique()
         unlink(index)
-        let entry = storage.entries + index
+        let entry = entries + index
         entry.pointee.deadline = deadline
         entry.pointee.sequence = nextSequence
         nextSequence &+= 1
@@ -318,16 +352,14 @@ extension TimerWheel {
     public var nextDeadline: Int64? {
         guard occupiedLevels != 0 else { return nil }
         let level = occupiedLevels.trailingZeroBitCount
-        let index = storage.occupiedSlots[level].trailingZeroBitCount
+        let index = occupiedSlots[level].trailingZeroBitCount
         guard level == 0 else {
             return instant(ofKey: startKey(level: level, index: index))
         }
-        let entries = storage.entries
+        let entries = self.entries
         var earliest = Int64.max
-        var entry = storage.heads[index]
-        while entry != Self.nilIndex {
-            earliest = Swift.min(earliest, entries[Int(entry)].deadline)
-            entry = entries[Int(entry)].next
+        Self.walk(lists(ofSlot: index), in: entries) { entry in
+            earliest = Swift.min(earliest, entries[entry].deadline)
         }
         return earliest
     }
@@ -362,12 +394,11 @@ extension TimerWheel {
         _ body: (_ id: TimerID, _ deadline: Int64, _ payload: Payload) -> Void
     ) -> Int {
         guard now >= _now else { return 0 }
-        makeUnique()
         let target = key(of: now)
         var fired = 0
         while occupiedLevels != 0 {
             let level = occupiedLevels.trailingZeroBitCount
-            let index = storage.occupiedSlots[level].trailingZeroBitCount
+            let index = occupiedSlots[level].trailingZeroBitCount
             let start = startKey(level: level, index: index)
             if start > target { break }
             // Moving to the start of the earliest non-empty slot keeps every other
@@ -397,41 +428,107 @@ extension TimerWheel {
     @inlinable @inline(__always)
     func pendingIndex(of id: TimerID) -> Int? {
         let index = Int(id.index)
-        guard index < storage.capacity else { return nil }
-        let entry = storage.entries + index
+        guard index < slabCapacity else { return nil }
+        let entry = entries + index
         guard entry.pointee.generation == id.generation, entry.pointee.isPending else { return nil }
         return index
     }
 
-    /// Pushes a detached entry at the head of a slot list.
+    /// The heads of the four lists of a slot.
+    @usableFromInline
+    typealias SlotLists = (UInt32, UInt32, UInt32, UInt32)
+
+    /// The number of lists per slot.
+    @inlinable
+    static var listsPerSlot: Int { 4 }
+
+    /// The list of `slot` that holds entry `index`.
+    @inlinable @inline(__always)
+    static func list(slot: Int, index: Int) -> Int {
+        slot &<< 2 | index & 3
+    }
+
+    /// The heads of the lists of a slot.
+    @inlinable @inline(__always)
+    func lists(ofSlot slot: Int) -> SlotLists {
+        let base = heads + slot &<< 2
+        return (base[0], base[1], base[2], base[3])
+    }
+
+    /// Whether every list of a slot is empty.
+    @inlinable @inline(__always)
+    func isEmpty(slot: Int) -> Bool {
+        let base = heads + slot &<< 2
+        return base[0] & base[1] & base[2] & base[3] == Self.nilIndex
+    }
+
+    /// Empties a slot and returns the heads of its lists, whose entries still
+    /// link to one another.
+    @inlinable @inline(__always)
+    mutating func detachLists(ofSlot slot: Int) -> SlotLists {
+        let detached = lists(ofSlot: slot)
+        (heads + slot &<< 2).update(repeating: Self.nilIndex, count: Self.listsPerSlot)
+        markEmpty(slot: slot)
+        return detached
+    }
+
+    /// Calls `body` with the index of every entry of the lists, taking the four
+    /// lists in step so that their cache misses overlap. `body` may relink the
+    /// entry it gets.
+    @inlinable @inline(__always)
+    static func walk(_ lists: SlotLists, in entries: UnsafeMutablePointer<Entry>, _ body: (Int) -> Void) {
+        var (first, second, third, fourth) = lists
+        while first & second & third & fourth != nilIndex {
+            if first != nilIndex {
+                let index = Int(first)
+                first = entries[index].next
+                body(index)
+            }
+            if second != nilIndex {
+                let index = Int(second)
+                second = entries[index].next
+                body(index)
+            }
+            if third != nilIndex {
+                let index = Int(third)
+                third = entries[index].next
+                body(index)
+            }
+            if fourth != nilIndex {
+                let index = Int(fourth)
+                fourth = entries[index].next
+                body(index)
+            }
+        }
+    }
+
+    /// Pushes a detached entry at the head of its list in `slot`.
     @inlinable @inline(__always)
     mutating func link(_ index: Int, into slot: Int) {
-        let entries = storage.entries
-        let head = storage.heads[slot]
+        let list = Self.list(slot: slot, index: index)
+        let head = heads[list]
         let index32 = UInt32(truncatingIfNeeded: index)
         entries[index].next = head
         entries[index].previous = Self.nilIndex
         entries[index].slot = UInt16(truncatingIfNeeded: slot)
-        if head == Self.nilIndex {
-            let level = slot &>> Self.slotBits
-            storage.occupiedSlots[level] |= 1 &<< UInt64(truncatingIfNeeded: slot & 63)
-            occupiedLevels |= 1 &<< UInt64(truncatingIfNeeded: level)
-        } else {
+        if head != Self.nilIndex {
             entries[Int(head)].previous = index32
         }
-        storage.heads[slot] = index32
+        heads[list] = index32
+        let level = slot &>> Self.slotBits
+        occupiedSlots[level] |= 1 &<< UInt64(truncatingIfNeeded: slot & 63)
+        occupiedLevels |= 1 &<< UInt64(truncatingIfNeeded: level)
     }
 
-    /// Takes a pending entry out of its slot list.
+    /// Takes a pending entry out of its list.
     @inlinable @inline(__always)
     mutating func unlink(_ index: Int) {
-        let entries = storage.entries
         let next = entries[index].next
         let previous = entries[index].previous
         if previous == Self.nilIndex {
             let slot = Int(entries[index].slot)
-            storage.heads[slot] = next
-            if next == Self.nilIndex { markEmpty(slot: slot) }
+            heads[Self.list(slot: slot, index: index)] = next
+            if next == Self.nilIndex && isEmpty(slot: slot) { markEmpty(slot: slot) }
         } else {
             entries[Int(previous)].next = next
         }
@@ -444,8 +541,8 @@ extension TimerWheel {
     @inlinable @inline(__always)
     mutating func markEmpty(slot: Int) {
         let level = slot &>> Self.slotBits
-        let remaining = storage.occupiedSlots[level] & ~(1 &<< UInt64(truncatingIfNeeded: slot & 63))
-        storage.occupiedSlots[level] = remaining
+        let remaining = occupiedSlots[level] & ~(1 &<< UInt64(truncatingIfNeeded: slot & 63))
+        occupiedSlots[level] = remaining
         if remaining == 0 {
             occupiedLevels &= ~(1 &<< UInt64(truncatingIfNeeded: level))
         }
@@ -455,27 +552,24 @@ extension TimerWheel {
     /// the entry returned to the free set.
     @inlinable @inline(__always)
     mutating func release(_ index: Int) -> Payload? {
-        let entry = storage.entries + index
+        let entry = entries + index
         let payload = entry.pointee.payload.take()
         entry.pointee.slot = Entry.freeSlot
         entry.pointee.next = Self.nilIndex
         entry.pointee.previous = Self.nilIndex
         entry.pointee.generation &+= 1
-        storage.free.insert(index)
+        free.insert(index)
         _count &-= 1
+        _checkReleased(index)
         return payload
     }
 
     /// Moves every timer of a slot to the slot it belongs to at `currentKey`.
     @inlinable
     mutating func cascade(slot: Int) {
-        let entries = storage.entries
-        var entry = storage.heads[slot]
-        storage.heads[slot] = Self.nilIndex
-        markEmpty(slot: slot)
-        while entry != Self.nilIndex {
-            let index = Int(entry)
-            entry = entries[index].next
+        let detached = detachLists(ofSlot: slot)
+        let entries = self.entries
+        Self.walk(detached, in: entries) { index in
             link(index, into: self.slot(forDeadline: entries[index].deadline))
         }
     }
@@ -493,20 +587,18 @@ extension TimerWheel {
             due.removeAll(keepingCapacity: true)
             swap(&due, &dueBuffer)
         }
-        let entries = storage.entries
+        let entries = self.entries
         var total = 0
-        var entry = storage.heads[slot]
-        while entry != Self.nilIndex {
-            let index = Int(entry)
+        Self.walk(lists(ofSlot: slot), in: entries) { index in
             total &+= 1
-            if entries[index].deadline <= now {
-                due.append(Due(deadline: entries[index].deadline, sequence: entries[index].sequence, index: entry))
+            let deadline = entries[index].deadline
+            if deadline <= now {
+                let index32 = UInt32(truncatingIfNeeded: index)
+                due.append(Due(deadline: deadline, sequence: entries[index].sequence, index: index32))
             }
-            entry = entries[index].next
         }
         if due.count == total {
-            storage.heads[slot] = Self.nilIndex
-            markEmpty(slot: slot)
+            _ = detachLists(ofSlot: slot)
         } else {
             for timer in due { unlink(Int(timer.index)) }
         }

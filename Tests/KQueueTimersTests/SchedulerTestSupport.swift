@@ -76,7 +76,7 @@ final class SchedulerGate: Sendable {
 /// Polls `condition` every millisecond (suspending, not blocking) until it holds or
 /// `timeout` passes; returns its last value.
 func schedulerEventually(
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(60),
     _ condition: () -> Bool
 ) async -> Bool {
     let deadline = schedulerMonotonicNow() + timeout.schedulerNanoseconds

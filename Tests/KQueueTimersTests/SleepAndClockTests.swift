@@ -10,7 +10,10 @@ import Testing
 /// ``TimerTicks`` sequence.
 @Suite("Sleep and clocks")
 struct SleepAndClockTests {
-    static let lateness: Int64 = 500_000_000
+    /// Lateness tolerated before calling a sleep lost. A sleeping task resumes on the
+    /// cooperative pool, which tests blocking in kevent can keep busy for seconds: this bounds
+    /// "it woke", not precision (the benchmarks measure that).
+    static let lateness: Int64 = 30_000_000_000
 
     // MARK: - KQueueClock
 

@@ -291,7 +291,7 @@ struct TimerSchedulerTests {
         let scheduler = try TimerScheduler()
         defer { scheduler.shutdown() }
         let far = SchedulerCounter()
-        let farHandle = scheduler.schedule(after: .seconds(10)) { far.increment() }
+        let farHandle = scheduler.schedule(after: .seconds(3600)) { far.increment() }
         await schedulerPause(.milliseconds(30))  // the scheduler's thread sleeps towards +10 s
 
         let fired = SchedulerLog<Int64>()
@@ -407,7 +407,7 @@ struct TimerSchedulerTests {
     func shutdownCancelsEverything() async throws {
         let scheduler = try TimerScheduler()
         let fired = SchedulerCounter()
-        let oneShot = scheduler.schedule(after: .seconds(10)) { fired.increment() }
+        let oneShot = scheduler.schedule(after: .seconds(3600)) { fired.increment() }
         let ticks = SchedulerCounter()
         let periodic = scheduler.schedule(every: .milliseconds(40)) { _ in ticks.increment() }
         let sleeper = Task { try await scheduler.sleep(for: .seconds(60)) }
@@ -456,7 +456,7 @@ struct TimerSchedulerTests {
 
         let other = try TimerScheduler()
         let fired = SchedulerCounter()
-        other.schedule(after: .seconds(10)) { fired.increment() }
+        other.schedule(after: .seconds(3600)) { fired.increment() }
         let threads = (0..<2).map { _ in SchedulerTestThread { other.shutdown() } }
         other.shutdown()
         for thread in threads { #expect(await thread.join()) }
@@ -469,7 +469,7 @@ struct TimerSchedulerTests {
     func shutdownFromCallback() async throws {
         let scheduler = try TimerScheduler()
         let later = SchedulerCounter()
-        scheduler.schedule(after: .seconds(10)) { later.increment() }
+        scheduler.schedule(after: .seconds(3600)) { later.increment() }
         let sleeper = Task { try await scheduler.sleep(for: .seconds(60)) }
         #expect(await schedulerEventually { scheduler.pendingCount == 2 })
 
