@@ -6,16 +6,20 @@ extension TimerWheel {
     /// entry has `slot == Entry.freeSlot` and no payload; the wheel's free set
     /// lists it.
     ///
-    /// Layout on 64-bit platforms: 30 bytes of fields, padded to 32, then the
-    /// optional payload (9 bytes for `Int?`, 16 for a closure, 8 for a class
-    /// reference): 48 bytes per entry for an `Int` or a closure payload.
+    /// Layout on 64-bit platforms: the optional payload comes first, so the small
+    /// fields fill the padding after it (Swift lays out a generic struct in
+    /// declaration order): 40 bytes per entry for an `Int` or a class reference,
+    /// 48 for a closure, or for a 17-byte enum of a closure and a reference.
     @usableFromInline
     struct Entry {
-        /// The instant the timer is due, in nanoseconds.
-        @usableFromInline var deadline: Int64
+        /// The owner's value, `nil` while the entry is free.
+        @usableFromInline var payload: Payload?
 
-        /// The order of scheduling, to fire equal deadlines first-in first-out.
-        @usableFromInline var sequence: UInt64
+        /// The wheel slot (`level * 64 + index`) holding the entry, or `freeSlot`.
+        @usableFromInline var slot: UInt16
+
+        /// Bumped each time the entry is freed, so old identifiers go stale.
+        @usableFromInline var generation: UInt32
 
         /// The next entry of the list, or `nilIndex`.
         @usableFromInline var next: UInt32
@@ -23,25 +27,22 @@ extension TimerWheel {
         /// The previous entry of the list, or `nilIndex` at the head.
         @usableFromInline var previous: UInt32
 
-        /// Bumped each time the entry is freed, so old identifiers go stale.
-        @usableFromInline var generation: UInt32
+        /// The instant the timer is due, in nanoseconds.
+        @usableFromInline var deadline: Int64
 
-        /// The wheel slot (`level * 64 + index`) holding the entry, or `freeSlot`.
-        @usableFromInline var slot: UInt16
-
-        /// The owner's value, `nil` while the entry is free.
-        @usableFromInline var payload: Payload?
+        /// The order of scheduling, to fire equal deadlines first-in first-out.
+        @usableFromInline var sequence: UInt64
 
         /// A free entry.
         @inlinable
         init() {
-            self.deadline = 0
-            self.sequence = 0
+            self.payload = nil
+            self.slot = Entry.freeSlot
+            self.generation = 0
             self.next = TimerWheel.nilIndex
             self.previous = TimerWheel.nilIndex
-            self.generation = 0
-            self.slot = Entry.freeSlot
-            self.payload = nil
+            self.deadline = 0
+            self.sequence = 0
         }
 
         /// The `slot` value of a free entry.

@@ -376,11 +376,18 @@ struct TimerWheelTests {
         #expect(dropped == nil)
     }
 
-    @Test("a timer with an Int or a closure payload takes 48 bytes")
+    @Test("a timer takes 40 bytes with an Int or object payload, 48 with a closure or the scheduler's work")
     func entrySize() {
-        #expect(TimerWheel<Int>._bytesPerEntry == 48)
+        #expect(TimerWheel<Int>._bytesPerEntry == 40)
         #expect(TimerWheel<@Sendable () -> Void>._bytesPerEntry == 48)
         #expect(TimerWheel<AnyObject>._bytesPerEntry == 40)
+        // The scheduler's payload: a closure or an object, 17 bytes with its tag.
+        enum Work {
+            case closure(@Sendable () -> Void)
+            case object(AnyObject)
+        }
+        #expect(MemoryLayout<Work>.size == 17)
+        #expect(TimerWheel<Work>._bytesPerEntry == 48)
     }
 
     @Test("the tick must be a power of two")
