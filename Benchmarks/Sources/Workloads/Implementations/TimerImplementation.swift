@@ -1,0 +1,89 @@
+/// One implementation under test: a peer (dispatch, nio, concurrency, libev) or one of the project's
+/// (kqueue, scheduler, wheel). Each lives in one small file and is listed in `Implementations.all`.
+///
+/// The workloads drive every implementation through these few primitives, always with deadlines on
+/// `MonotonicClock` (ns). A workload runs in its own child process, so an instance is created once,
+/// used for one workload and then `shutdown()`. Primitives a workload does not use keep the default
+/// (which traps): `workloads` says which workloads an implementation runs.
+protocol TimerImplementation: AnyObject {
+    /// The name on the command line and in the JSON (`impl`).
+    static var name: String { get }
+    /// The workloads this implementation runs; the others are skipped for it.
+    static var workloads: Set<WorkloadName> { get }
+    /// A smaller N than asked for, with the reason, when the full N cannot finish in reasonable time.
+    static func cap(for workload: WorkloadName) -> (n: Int, reason: String)?
+
+    init() throws
+
+    // MARK: One-shot timers (churn, fire, idle)
+
+    /// Schedules timer `i` for `sink.deadlines[i]`; its expiry calls `sink.fired(i)`. Does not wait.
+    func scheduleOneShots(sink: FireSink) throws
+    /// churn's `scheduleOneShots`: the timers are all cancelled long before they are due, so the callback
+    /// may skip reporting which timer fired (e.g. a closure without captures); `cancelOneShots` must then
+    /// report to the sink any timer that fired anyway. Defaults to `scheduleOneShots`.
+    func scheduleCancellableOneShots(sink: FireSink) throws
+    /// Cancels the timers in `order`, returning once every cancellation has taken effect.
+    func cancelOneShots(order: [Int]) throws
+    /// Lets timers fire until `sink.isComplete` or until `deadline` (monotonic ns) has passed.
+    func waitForFires(sink: FireSink, until deadline: Int64) throws
+
+    // MARK: Periodic timers (precision, fleet)
+
+    /// Starts one periodic timer per entry of `firstDeadlines`; each expiry calls `sink.tick(i, expirations:)`.
+    func startPeriodic(firstDeadlines: [Int64], period: Int64, sink: TickSink) throws
+    /// Lets the periodic timers tick until `sink.isComplete` or until `deadline` (monotonic ns) has passed.
+    func waitForTicks(sink: TickSink, until deadline: Int64) throws
+    /// Stops every periodic timer.
+    func stopPeriodic() throws
+
+    /// Releases threads, loops and descriptors.
+    func shutdown() throws
+}
+
+extension TimerImplementation {
+    static func cap(for workload: WorkloadName) -> (n: Int, reason: String)? { nil }
+
+    func scheduleOneShots(sink: FireSink) throws { unsupported() }
+    func scheduleCancellableOneShots(sink: FireSink) throws { try scheduleOneShots(sink: sink) }
+    func cancelOneShots(order: [Int]) throws { unsupported() }
+    func waitForFires(sink: FireSink, until deadline: Int64) throws { unsupported() }
+    func startPeriodic(firstDeadlines: [Int64], period: Int64, sink: TickSink) throws { unsupported() }
+    func waitForTicks(sink: TickSink, until deadline: Int64) throws { unsupported() }
+    func stopPeriodic() throws { unsupported() }
+    func shutdown() throws {}
+
+    private func unsupported(_ function: StaticString = #function) -> Never {
+        fatalError("\(Self.name) does not implement \(function); remove the workload from its `workloads`")
+    }
+}
+
+/// The implementations the runner knows, in the order of the tables.
+enum Implementations {
+    static var all: [any TimerImplementation.Type] {
+        var list: [any TimerImplementation.Type] = []
+        #if KQ_BENCH_PROJECT
+        // The project's implementations come first, the reference (`scheduler`) at the top.
+        list += [
+            SchedulerImplementation.self,
+            SpinningSchedulerImplementation.self,
+            WheelImplementation.self,
+            KQueueImplementation.self,
+        ]
+        #endif
+        list += [
+            DispatchImplementation.self,
+            NIOImplementation.self,
+            ConcurrencyImplementation.self,
+            LibevImplementation.self,
+        ]
+        return list
+    }
+
+    /// The implementation the tables compare against: `scheduler` if present, else `kqueue`, else none.
+    static let referencePreference = ["scheduler", "kqueue"]
+
+    static func named(_ name: String) -> (any TimerImplementation.Type)? {
+        all.first { $0.name == name }
+    }
+}

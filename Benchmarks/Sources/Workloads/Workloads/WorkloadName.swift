@@ -1,0 +1,32 @@
+/// The workloads of shared/BENCHMARKS.md, in the order they run and print.
+enum WorkloadName: String, CaseIterable, Codable, Sendable {
+    case churn, fire, precision, fleet, idle, kevent
+
+    /// The figures of the workload, in the order of the JSON line and the table (BENCHMARKS.md).
+    var keys: [String] {
+        switch self {
+        case .churn: ["ns_per_op", "bytes_per_timer"]
+        case .fire: ["cpu_ns_per_timer", "lateness_us_p50", "lateness_us_p99", "lateness_us_max", "early", "lost"]
+        case .precision: ["lateness_us_p50", "lateness_us_p99", "lateness_us_max", "drift_us", "missed"]
+        case .fleet: ["cpu_pct", "lateness_us_p99", "ticks", "expected"]
+        case .idle: ["cpu_ms", "ctx_switches"]
+        case .kevent: ["ns_per_registration", "wall_ms", "events"]
+        }
+    }
+
+    /// Whether the `--plot` picture shows this workload's lateness distribution.
+    var isPlotted: Bool { self == .precision || self == .fleet }
+
+    /// One sentence on what the workload models (for `--help` and the README).
+    var summary: String {
+        switch self {
+        case .churn:
+            "1M one-shot timers due in 1-60 s, all cancelled in shuffled order: request timeouts that never fire"
+        case .fire: "1M one-shot timers due within 1 s, all fire: CPU per expiry and lateness under load"
+        case .precision: "one 1 ms periodic timer for 5,000 periods: jitter and drift against the ideal grid"
+        case .fleet: "10,000 periodic 100 ms timers with spread phases for 5 s: heartbeats of many connections"
+        case .idle: "one timer due in 60 s, waited on for 5 s: wake-ups and CPU of an idle process"
+        case .kevent: "100,000 one-shot EVFILT_TIMER registrations in one kqueue, polled until all returned"
+        }
+    }
+}
