@@ -4,7 +4,9 @@
 import Darwin
 #endif
 
-/// A value guarded by a pthread mutex.
+/// A value guarded by a pthread mutex (on Linux an adaptive one, which spins briefly before
+/// it sleeps: the critical sections here are a few hundred nanoseconds, shorter than a
+/// futex sleep and wake-up).
 ///
 /// The project's lock. It is used instead of `Synchronization.Mutex` because
 /// ThreadSanitizer understands pthread mutexes: on Linux it reports every access made under
@@ -17,7 +19,13 @@ package final class Locked<Value: ~Copyable>: @unchecked Sendable {
     package init(_ value: consuming Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
-        let result = pthread_mutex_init(mutex, nil)
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        defer { pthread_mutexattr_destroy(&attributes) }
+        #if os(Linux)
+        pthread_mutexattr_settype(&attributes, CInt(PTHREAD_MUTEX_ADAPTIVE_NP))
+        #endif
+        let result = pthread_mutex_init(mutex, &attributes)
         precondition(result == 0, "pthread_mutex_init failed with error \(result)")
         self.value = value
     }

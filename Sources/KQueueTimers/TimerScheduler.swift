@@ -17,8 +17,12 @@ import SystemPackage
 /// ```
 ///
 /// Timers fire at their exact deadline, never before; the wheel's 1 ms slots cost no
-/// precision. For lower lateness at the price of CPU, ``init(spin:)`` wakes a little early
-/// and spins the last stretch.
+/// precision. When deadlines crowd together (thousands of timers a second), waking for each
+/// would cost more than the callbacks: the scheduler then wakes at most once per
+/// `coalescing` interval and runs every timer due by then, so a timer is late by at most that
+/// much on top of the kernel's wake-up latency (never early). A lone timer is not delayed.
+/// For lower lateness at the price of CPU, `spin` wakes a little early and spins the last
+/// stretch.
 public final class TimerScheduler: TimerScheduling {
     /// The process-wide scheduler, created on first use; ``KQueueClock`` sleeps on it by default.
     public static let shared: TimerScheduler = {
@@ -38,12 +42,16 @@ public final class TimerScheduler: TimerScheduling {
 
     /// Creates a scheduler and starts its thread.
     ///
-    /// - Parameter spin: how long before each deadline to wake and spin on the clock instead
+    /// - Parameters:
+    ///   - coalescing: the shortest interval between two wake-ups of the scheduler's thread.
+    ///     A timer due sooner than that after the last wake-up waits for the next one, so dense
+    ///     timers share wake-ups. Zero wakes for every distinct deadline.
+    ///   - spin: how long before each deadline to wake and spin on the clock instead
     ///   of sleeping. Zero (the default) sleeps in the kernel until the deadline. A spin of
     ///   about 50 µs cuts lateness to a few microseconds but burns up to that much CPU per
     ///   wake-up (with a 1 ms periodic timer, about 5 % of a core).
     /// - Throws: `Errno` if the kernel queue cannot be created.
-    public init(spin: Duration = .zero) throws(Errno) {
+    public init(coalescing: Duration = .microseconds(100), spin: Duration = .zero) throws(Errno) {
         let queue = try KQueue()
         try queue.kevent(changes: [
             KEvent(ident: Self.eventIdent, filter: .user, flags: [.add, .clear])
@@ -52,7 +60,12 @@ public final class TimerScheduler: TimerScheduling {
             try? queue.kevent(changes: [KEvent(ident: Self.eventIdent, filter: .user, fflags: .trigger)])
         }
         let core = TimerCore(now: KQueueClock.nanosecondsNow(), wake: wake)
-        let loop = Loop(core: core, queue: queue, spin: max(spin.nanosecondsSaturating, 0))
+        let loop = Loop(
+            core: core,
+            queue: queue,
+            coalescing: max(coalescing.nanosecondsSaturating, 0),
+            spin: max(spin.nanosecondsSaturating, 0)
+        )
         self.core = core
         self.queue = queue
         self.thread = SchedulerThread { loop.run() }
@@ -130,9 +143,11 @@ extension TimerScheduler {
     private final class Loop: Sendable {
         let core: TimerCore
         let queue: KQueue
+        let coalescing: Int64
         let spin: Int64
 
-        init(core: TimerCore, queue: KQueue, spin: Int64) {
+        init(core: TimerCore, queue: KQueue, coalescing: Int64, spin: Int64) {
+            self.coalescing = coalescing
             self.core = core
             self.queue = queue
             self.spin = spin
@@ -144,16 +159,20 @@ extension TimerScheduler {
             var changes: [KEvent] = []
             /// The deadline of the EVFILT_TIMER armed in the kernel, nil when none is.
             var armed: Int64?
+            /// When timers last fired: the next wake-up comes no sooner than `coalescing` after it.
+            var lastFired = Int64.min
 
             while true {
                 let now = KQueueClock.nanosecondsNow()
+                // Dense deadlines share a wake-up: none sooner than `coalescing` after the last.
+                let earliest = lastFired.addingSaturating(coalescing)
                 let step = core.timers.withLock { timers -> (next: Int64?, cancelled: [any TimerAction]?) in
                     if timers.isShutDown { return (nil, timers.removeAll()) }
                     timers.isWakeRequested = false
-                    timers.advance(to: now, into: &firings)
+                    if now >= earliest { timers.advance(to: now, into: &firings) }
                     let next = timers.wheel.nextDeadline
                     // While callbacks run the loop comes straight back here: no wake-up needed.
-                    timers.wakeDeadline = firings.isEmpty ? (next ?? .max) : .min
+                    timers.wakeDeadline = firings.isEmpty ? max(next ?? .max, earliest) : .min
                     return (next, nil)
                 }
                 if let cancelled = step.cancelled {
@@ -162,6 +181,7 @@ extension TimerScheduler {
                     return
                 }
                 if !firings.isEmpty {
+                    lastFired = now
                     for firing in firings { firing.run() }
                     firings.removeAll(keepingCapacity: true)
                     continue
@@ -169,12 +189,13 @@ extension TimerScheduler {
 
                 changes.removeAll(keepingCapacity: true)
                 if let next = step.next {
-                    if spin > 0 && next.distance(to: now) > -spin {
+                    let due = max(next, earliest)
+                    if spin > 0 && due.distance(to: now) > -spin {
                         // Within the spin window: wait on the clock, not in the kernel.
-                        while KQueueClock.nanosecondsNow() < next {}
+                        while KQueueClock.nanosecondsNow() < due {}
                         continue
                     }
-                    let wake = next - spin
+                    let wake = due - spin
                     if wake != armed {
                         let delay = max(KQueueClock.nanosecondsNow().distance(to: wake), 1)
                         changes.append(

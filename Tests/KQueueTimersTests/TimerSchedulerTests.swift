@@ -185,6 +185,27 @@ struct TimerSchedulerTests {
         #expect(ticks.values.allSatisfy { $0.at >= $0.deadline })
     }
 
+    @Test(
+        "Dense timers share wake-ups under coalescing: each batch runs at or after its last deadline, in order",
+        arguments: [Duration.zero, .milliseconds(2)]
+    )
+    func coalescedWakeUps(coalescing: Duration) async throws {
+        let scheduler = try TimerScheduler(coalescing: coalescing)
+        defer { scheduler.shutdown() }
+        let fires = SchedulerLog<(deadline: Int64, at: Int64)>()
+        let start = scheduler.now.advanced(by: .milliseconds(20))
+        // 2,000 deadlines 10 µs apart: 20 ms of timers far denser than the coalescing interval.
+        for index in 0..<2_000 {
+            let deadline = start.advanced(by: .microseconds(10 * index))
+            scheduler.schedule(at: deadline) { fires.append((deadline.nanoseconds, KQueueClock().now.nanoseconds)) }
+        }
+        #expect(await schedulerEventually { fires.count == 2_000 })
+        let values = fires.values
+        #expect(values.map(\.deadline) == values.map(\.deadline).sorted())
+        #expect(values.allSatisfy { $0.at >= $0.deadline }, "a timer fired early")
+        #expect(values.allSatisfy { $0.at - $0.deadline < Self.lateness })
+    }
+
     // MARK: - Cancel
 
     @Test("Cancelling before the fire returns true and the callback never runs")
