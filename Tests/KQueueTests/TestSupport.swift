@@ -117,24 +117,13 @@ func waitForEvents(
     }
 }
 
-/// A value shared between threads, guarded by a pthread mutex.
-///
-/// Not `Synchronization.Mutex`: ThreadSanitizer does not see its locking on Linux (Swift 6.3)
-/// and reports every guarded access as a race; it does intercept pthread mutexes.
-final class Shared<Value: Sendable>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var storage: Value
+/// A value shared between threads, behind the project's ``Locked`` (a pthread mutex, which
+/// ThreadSanitizer sees).
+final class Shared<Value: Sendable>: Sendable {
+    private let storage: Locked<Value>
 
     init(_ value: Value) {
-        storage = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        storage = Locked(value)
     }
 
     var value: Value {
@@ -143,9 +132,7 @@ final class Shared<Value: Sendable>: @unchecked Sendable {
 
     @discardableResult
     func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&storage)
+        try storage.withLock { value in try body(&value) }
     }
 }
 
