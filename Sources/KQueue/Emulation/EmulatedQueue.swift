@@ -32,8 +32,9 @@ final class EmulatedQueue: Sendable {
     /// The process that created the queue; a child forked since cannot use it.
     private let owner: pid_t
 
-    /// How many epoll events one epoll_wait harvests.
-    private static let harvestCapacity = 256
+    /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
+    /// `withUnsafeTemporaryAllocation` to use the stack (no allocation per call).
+    private static let harvestCapacity = 64
 
     init() throws(Errno) {
         let epoll = try Epoll.create()
