@@ -70,6 +70,11 @@ let package = Package(
             dependencies: ["KQueueTimers", "KQueue"],
             swiftSettings: upcoming
         ),
+        .testTarget(
+            name: "kqtimerTests",
+            dependencies: ["kqtimer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: upcoming
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

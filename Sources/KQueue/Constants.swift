@@ -46,6 +46,7 @@ let _NOTE_TRIGGER: UInt32 = 0x0100_0000
 // Descriptors and processes.
 let _NOTE_LOWAT: UInt32 = 0x0000_0001
 let _NOTE_EXIT: UInt32 = 0x8000_0000
+let _NOTE_EXITSTATUS: UInt32 = 0x0400_0000
 
 #else
 
@@ -94,5 +95,10 @@ let _NOTE_TRIGGER = UInt32(NOTE_TRIGGER)
 
 let _NOTE_LOWAT = UInt32(NOTE_LOWAT)
 let _NOTE_EXIT = UInt32(bitPattern: Int32(truncatingIfNeeded: NOTE_EXIT))
+#if (os(macOS) || os(iOS) || os(tvOS) || os(watchOS) || os(visionOS)) && !KQUEUE_LIBKQUEUE
+let _NOTE_EXITSTATUS = UInt32(NOTE_EXITSTATUS)
+#else
+let _NOTE_EXITSTATUS: UInt32 = 0  // the status is always reported
+#endif
 
 #endif

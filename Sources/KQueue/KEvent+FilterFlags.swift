@@ -61,6 +61,11 @@ extension KEvent {
 
         /// The process exited. The corresponding C constant is `NOTE_EXIT`.
         public static let exit = FilterFlags(rawValue: _NOTE_EXIT)
+
+        /// With ``exit``: report the process's wait(2) status in `data` (macOS reports 0
+        /// without it). The corresponding C constant is `NOTE_EXITSTATUS`; the BSDs always
+        /// report the status and have no such flag, so there its value is 0.
+        public static let exitStatus = FilterFlags(rawValue: _NOTE_EXITSTATUS)
     }
 }
 
@@ -93,4 +98,6 @@ extension KEvent.FilterFlags {
     public static var NOTE_LOWAT: Self { .lowat }
     @available(*, unavailable, renamed: "exit")
     public static var NOTE_EXIT: Self { .exit }
+    @available(*, unavailable, renamed: "exitStatus")
+    public static var NOTE_EXITSTATUS: Self { .exitStatus }
 }

@@ -79,10 +79,14 @@ extension String {
 }
 
 /// A duration on the command line: a number and a unit (ns, us, ms, s), e.g. 250ms or 1.5s.
-struct DurationArgument: ExpressibleByArgument {
-    var duration: Duration
+package struct DurationArgument: ExpressibleByArgument, Sendable {
+    package var duration: Duration
 
-    init?(argument: String) {
+    package init(duration: Duration) {
+        self.duration = duration
+    }
+
+    package init?(argument: String) {
         let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)]
         for (suffix, nanoseconds) in units where argument.hasSuffix(suffix) {
             guard let value = Double(argument.dropLast(suffix.count)), value.isFinite, value >= 0,

@@ -4,6 +4,11 @@
 
 #if defined(__linux__)
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -12,7 +17,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +40,27 @@ static const int ckq_TFD_NONBLOCK = TFD_NONBLOCK;
 static const int ckq_TFD_TIMER_ABSTIME = TFD_TIMER_ABSTIME;
 static const int ckq_SFD_CLOEXEC = SFD_CLOEXEC;
 static const int ckq_SFD_NONBLOCK = SFD_NONBLOCK;
+// Linux-only values that <poll.h> and <fcntl.h> show only under _GNU_SOURCE, which the
+// importing Swift module does not define.
+static const short ckq_POLLRDHUP = 0x2000;    // POLLRDHUP
+static const int ckq_F_GETPIPE_SZ = 1024 + 8;  // F_GETPIPE_SZ = F_LINUX_SPECIFIC_BASE + 8
+static const unsigned long ckq_SIOCINQ = SIOCINQ;
+static const unsigned long ckq_SIOCOUTQ = SIOCOUTQ;
+static const int ckq_P_PIDFD = 3;  // <sys/wait.h> of glibc 2.36 lacks it; the value is the kernel's
+
+// Variadic C functions Swift cannot call, as fixed-argument forwarders.
+static inline int ckq_ioctl_int(int fd, unsigned long request, int *value) {
+    return ioctl(fd, request, value);
+}
+
+static inline int ckq_fcntl(int fd, int command) {
+    return fcntl(fd, command);
+}
+
+// siginfo_t's union members, which Swift cannot name portably.
+static inline int ckq_siginfo_code(const siginfo_t *info) { return info->si_code; }
+static inline int ckq_siginfo_status(const siginfo_t *info) { return info->si_status; }
+static inline pid_t ckq_siginfo_pid(const siginfo_t *info) { return info->si_pid; }
 
 // pidfd_open(2): glibc 2.36 declares it only with newer headers; the syscall number is stable.
 static inline int ckq_pidfd_open(pid_t pid, unsigned int flags) {

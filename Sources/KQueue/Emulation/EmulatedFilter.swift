@@ -24,7 +24,9 @@ protocol EmulatedFilter {
     /// Stops the source before the knote is deleted.
     static func detach(_ knote: Int32, from queue: inout QueueState)
 
-    /// The event to return for an active knote, resetting the state that EV_CLEAR resets.
-    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent
+    /// The event to return for a queued knote, resetting the state that EV_CLEAR resets; nil
+    /// when the condition no longer holds (the knote is then dropped from the ready queue, and
+    /// the filter may have removed it, when its source is gone).
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent?
 }
 #endif

@@ -1,21 +1,40 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
 internal import CKQueueShims
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
 import SystemPackage
 
 /// kqueue(2) emulated on Linux: the kevent() algorithm of the darwin profile over one
 /// epoll descriptor.
 ///
-/// The epoll descriptor is the queue's descriptor. Two descriptors live inside it: an
-/// eventfd that is readable exactly while events are ready, and one timerfd armed at the
-/// earliest timer deadline. So the queue's descriptor is readable in poll(2) while an
-/// event is pending, and a thread blocked in ``kevent(changes:events:timeout:)`` wakes when
-/// another thread triggers an event or arms an earlier timer. The lock is never held while
-/// waiting.
+/// The epoll descriptor is the queue's descriptor. The queue keeps two descriptors inside
+/// it: an eventfd that is readable exactly while events are ready, and one timerfd armed at
+/// the earliest timer deadline. The filters add their sources: watched descriptors
+/// (edge-triggered), pidfds, a signalfd. So the queue's descriptor is readable in poll(2)
+/// while an event is pending (or a source has news not yet looked at), and a thread blocked
+/// in ``kevent(changes:events:timeout:)`` wakes when another thread triggers an event or arms
+/// an earlier timer, or a source becomes ready. The lock is never held while waiting; each
+/// locked section first harvests what epoll reported (without blocking) into the knotes.
+///
+/// A child created by fork(2) cannot use its copy of a queue: every call reports EBADF, as
+/// on macOS, where a queue is not inherited. (Linux children inherit the epoll set, one
+/// kernel object shared with the parent, and a copy of the state; a child that went on using
+/// them would take the parent's events.) The child's copies of the descriptors stay open
+/// until it closes the queue or execs: they are close-on-exec.
 final class EmulatedQueue: Sendable {
     private let epoll: CInt
     private let wakeup: CInt
     private let timer: CInt
-    private let state = Locked(QueueState())
+    private let state: Locked<QueueState>
+    /// The process that created the queue; a child forked since cannot use it.
+    private let owner: pid_t
+
+    /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
+    /// `withUnsafeTemporaryAllocation` to use the stack (no allocation per call).
+    private static let harvestCapacity = 64
 
     init() throws(Errno) {
         let epoll = try Epoll.create()
@@ -33,15 +52,26 @@ final class EmulatedQueue: Sendable {
         self.epoll = epoll
         self.wakeup = wakeup
         self.timer = timer
+        self.state = Locked(QueueState(epoll: epoll))
+        self.owner = getpid()
     }
 
     deinit {
-        let closed = state.withLock { $0.isClosed }
-        if !closed { closeDescriptors() }
+        state.withLock { state in
+            if !state.isClosed { closeDescriptors(&state) }
+        }
+    }
+
+    /// Whether this process is a child forked since the queue was created. (A pid, not a
+    /// counter bumped by a fork handler: a child made with clone(CLONE_VM), as posix_spawn
+    /// does, shares the parent's memory.)
+    private var isInherited: Bool {
+        getpid() != owner
     }
 
     var descriptor: CInt {
-        state.withLock { $0.isClosed ? -1 : epoll }
+        if isInherited { return -1 }
+        return state.withLock { $0.isClosed ? -1 : epoll }
     }
 
     /// The number of registered knotes.
@@ -54,7 +84,7 @@ final class EmulatedQueue: Sendable {
             guard !state.isClosed else { return }
             state.isClosed = true
             if state.waiters == 0 {
-                closeDescriptors()
+                closeDescriptors(&state)
             } else {
                 // Wake every waiter; the last one to leave closes the descriptors.
                 EventFD.signal(wakeup)
@@ -64,18 +94,33 @@ final class EmulatedQueue: Sendable {
 
     /// - Parameter timeout: nanoseconds, already validated; nil waits forever.
     func kevent(changes: [KEvent], events: inout [KEvent], timeout: Int64?) throws(Errno) -> Int {
+        guard !isInherited else { throw .badFileDescriptor }
+        return try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.harvestCapacity) {
+            (buffer) throws(Errno) -> Int in
+            try kevent(changes: changes, events: &events, timeout: timeout, harvest: buffer)
+        }
+    }
+
+    private func kevent(
+        changes: [KEvent],
+        events: inout [KEvent],
+        timeout: Int64?,
+        harvest buffer: UnsafeMutableBufferPointer<epoll_event>
+    ) throws(Errno) -> Int {
         var endTime: Int64?
         var isWaiting = false
+        // Events the last blocking epoll_wait returned, not yet recorded.
+        var harvested = 0
         while true {
             let collected: Int? = try state.withLock { (state) throws(Errno) -> Int? in
                 if isWaiting {
                     state.waiters -= 1
                 }
                 guard !state.isClosed else {
-                    if isWaiting && state.waiters == 0 { closeDescriptors() }
+                    if isWaiting && state.waiters == 0 { closeDescriptors(&state) }
                     throw .badFileDescriptor
                 }
-                state.now = SystemClock.monotonic()
+                state.beginPass()
                 defer { state.synchronize(wakeup: wakeup, timer: timer) }
 
                 if !isWaiting {
@@ -83,6 +128,8 @@ final class EmulatedQueue: Sendable {
                     if written > 0 || events.isEmpty { return written }
                     if let timeout, endTime == nil { endTime = state.now.addingSaturating(timeout) }
                 }
+                harvest(buffer, harvested, into: &state)
+                harvested = 0
                 let count = state.collect(into: &events)
                 if count > 0 { return count }
                 if let endTime, endTime <= state.now { return 0 }
@@ -93,13 +140,30 @@ final class EmulatedQueue: Sendable {
 
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
-            if case .failure(let error) = Epoll.wait(epoll, timeout: remaining) {
+            switch Epoll.wait(epoll, into: buffer, timeout: remaining) {
+            case .success(let count):
+                harvested = count
+            case .failure(let error):
                 state.withLock { state in
                     state.waiters -= 1
-                    if state.isClosed && state.waiters == 0 { closeDescriptors() }
+                    if state.isClosed && state.waiters == 0 { closeDescriptors(&state) }
                 }
                 throw error
             }
+        }
+    }
+
+    /// Records the `count` events a blocking wait left in `buffer`, then everything else epoll
+    /// has ready (without blocking), into the knotes.
+    ///
+    /// The sources are edge-triggered: an event taken from epoll is recorded before the lock
+    /// is released, so none is lost between threads.
+    private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, _ count: Int, into state: inout QueueState) {
+        if count > 0 { state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<count])) }
+        guard state.watchesSources else { return }
+        while case .success(let ready) = Epoll.wait(epoll, into: buffer, timeout: 0), ready > 0 {
+            state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))
+            if ready < buffer.count { break }
         }
     }
 
@@ -133,7 +197,8 @@ final class EmulatedQueue: Sendable {
         return written
     }
 
-    private func closeDescriptors() {
+    private func closeDescriptors(_ state: inout QueueState) {
+        for fd in state.ownedDescriptors { closeDescriptor(fd) }
         closeDescriptor(timer)
         closeDescriptor(wakeup)
         closeDescriptor(epoll)

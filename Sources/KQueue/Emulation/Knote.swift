@@ -3,8 +3,9 @@
 /// A registered event: the state the kernel keeps per (ident, filter) pair.
 ///
 /// The generic part (flag word, udata, enabled, queued) is handled by ``EmulatedQueue``;
-/// the filter part (`sfflags`, `sdata`, `isActive` and the timer fields) belongs to the
-/// filter named by `filter` (``TimerFilter``, ``UserFilter``).
+/// the filter part (`sfflags`, `sdata`, `isActive` and the fields below them) belongs to the
+/// filter named by `filter` (``TimerFilter``, ``UserFilter``, ``DescriptorFilter``,
+/// ``SignalFilter``, ``ProcessFilter``).
 struct Knote {
     var ident: UInt
     var filter: KEvent.Filter
@@ -21,14 +22,28 @@ struct Knote {
     var isActive = false
     /// Saved filter flags: a timer's unit bits, a user event's 24 user flags.
     var sfflags: UInt32 = 0
-    /// Saved data: a timer's period or deadline as given, a user event's data.
+    /// Saved data: a timer's period or deadline as given, a user event's data, a descriptor's
+    /// low-water mark.
     var sdata = 0
+
+    /// Descriptor: the `data` of the last evaluation (bytes readable, free space, pending
+    /// connections).
+    var eventData = 0
+    /// Descriptor: the `fflags` to report with EV_EOF (the socket error).
+    var eventFFlags: UInt32 = 0
+    /// Descriptor: the end of file was reached (EV_EOF).
+    var isEOF = false
+    /// Descriptor: the ``QueueState/pass`` of the last evaluation, so a knote is evaluated
+    /// at most once per pass.
+    var evaluatedPass: UInt32 = 0
+    /// Process: the pidfd the knote owns, -1 for none.
+    var source: CInt = -1
 
     /// Timer: the next expiration on CLOCK_MONOTONIC, in nanoseconds.
     var deadline: Int64 = 0
     /// Timer: nanoseconds between expirations; 0 for a timer that fires once.
     var period: Int64 = 0
-    /// Timer: expirations not yet returned.
+    /// Timer: expirations not yet returned. Signal: deliveries not yet returned.
     var expirations = 0
     /// Timer: position in the deadline heap, or -1 while it is not armed.
     var heapIndex: Int32 = -1

@@ -1,11 +1,26 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
+internal import CKQueueShims
 import SystemPackage
 
-/// Everything an emulated queue knows, guarded by its lock: the knotes, the armed timers,
-/// and what the queue's internal descriptors currently say.
+/// Everything an emulated queue knows, guarded by its lock: the knotes, the armed timers, the
+/// sources in the epoll set, and what the queue's internal descriptors currently say.
 struct QueueState {
+    /// The queue's epoll descriptor, in which filters register their sources.
+    let epoll: CInt
     var knotes = KnoteTable()
     var timers = DeadlineHeap()
+    /// EVFILT_READ / EVFILT_WRITE: the watched descriptors, by number.
+    var descriptors: [CInt: DescriptorRegistration] = [:]
+    /// EVFILT_SIGNAL: the knote of each watched signal.
+    var signals: [CInt: Int32] = [:]
+    /// EVFILT_SIGNAL: the signalfd, -1 until the first signal is watched.
+    var signalDescriptor: CInt = -1
+    /// EVFILT_PROC: the pidfds, by descriptor.
+    var processes: [CInt: ProcessRegistration] = [:]
+    /// The generation of the latest epoll registration (see ``EpollToken``).
+    private var generation: UInt32 = 0
+    /// Counts the locked sections, so a descriptor knote is evaluated once per pass.
+    var pass: UInt32 = 1
     /// CLOCK_MONOTONIC, read once at the start of each locked section.
     var now: Int64 = 0
     /// The deadline the timerfd is armed at, nil when disarmed.
@@ -15,6 +30,45 @@ struct QueueState {
     var isClosed = false
     /// Threads blocked in epoll_wait on this queue.
     var waiters = 0
+
+    init(epoll: CInt) {
+        self.epoll = epoll
+    }
+
+    /// Whether anything but the queue's own descriptors is in the epoll set.
+    var watchesSources: Bool {
+        !descriptors.isEmpty || !processes.isEmpty || signalDescriptor >= 0
+    }
+
+    /// A generation for a new epoll registration.
+    mutating func makeGeneration() -> UInt32 {
+        generation = (generation &+ 1) & EpollToken.generationMask
+        return generation
+    }
+
+    /// Starts a locked section: reads the clock and begins a new evaluation pass.
+    mutating func beginPass() {
+        now = SystemClock.monotonic()
+        pass &+= 1
+    }
+
+    /// Records harvested epoll events in the knotes of their sources.
+    mutating func record(_ events: UnsafeMutableBufferPointer<epoll_event>) {
+        for event in events {
+            let token = EpollToken(rawValue: event.data.u64)
+            switch token.kind {
+            case .queue: break  // the wake-up eventfd and the timerfd say nothing new
+            case .descriptor: DescriptorFilter.ready(token, events: event.events, in: &self)
+            case .process: ProcessFilter.ready(token, in: &self)
+            case .signal: SignalFilter.ready(in: &self)
+            }
+        }
+    }
+
+    /// The descriptors the queue owns besides its epoll, wake-up and timer descriptors.
+    var ownedDescriptors: [CInt] {
+        (signalDescriptor >= 0 ? [signalDescriptor] : []) + Array(processes.keys)
+    }
 
     /// Queues an active knote for delivery unless it is disabled.
     mutating func activate(_ knote: Int32) {
@@ -28,6 +82,9 @@ struct QueueState {
         switch change.filter {
         case .timer: apply(change, to: TimerFilter.self)
         case .user: apply(change, to: UserFilter.self)
+        case .read, .write: DescriptorFilter.validate(change, in: &self) ?? apply(change, to: DescriptorFilter.self)
+        case .signal: apply(change, to: SignalFilter.self)
+        case .proc: apply(change, to: ProcessFilter.self)
         default: .invalidArgument
         }
     }
@@ -91,24 +148,34 @@ struct QueueState {
         if let first = timers.first, first.deadline <= now {
             TimerFilter.expire(at: now, in: &self)
         }
-        let limit = min(events.count, knotes.readyCount)
+        // Each knote queued now is looked at once; those put back go behind them.
+        var remaining = knotes.readyCount
         var written = 0
-        while written < limit {
+        while written < events.count && remaining > 0 && knotes.readyCount > 0 {
+            remaining -= 1
             let knote = knotes.readyHead
             knotes.dequeue(knote)
+            let event: KEvent?
             switch knotes[knote].filter {
-            case .timer: events[written] = deliver(knote, from: TimerFilter.self)
-            case .user: events[written] = deliver(knote, from: UserFilter.self)
+            case .timer: event = deliver(knote, from: TimerFilter.self)
+            case .user: event = deliver(knote, from: UserFilter.self)
+            case .read, .write: event = deliver(knote, from: DescriptorFilter.self)
+            case .signal: event = deliver(knote, from: SignalFilter.self)
+            case .proc: event = deliver(knote, from: ProcessFilter.self)
             default: preconditionFailure("a knote of an unsupported filter was queued")
             }
-            written += 1
+            if let event {
+                events[written] = event
+                written += 1
+            }
         }
         return written
     }
 
-    /// Returns one ready knote's event and applies EV_ONESHOT, EV_DISPATCH and EV_CLEAR.
-    private mutating func deliver<Filter: EmulatedFilter>(_ knote: Int32, from filter: Filter.Type) -> KEvent {
-        let event = filter.deliver(knote, from: &self)
+    /// Returns one ready knote's event and applies EV_ONESHOT, EV_DISPATCH and EV_CLEAR; nil
+    /// when its condition no longer holds.
+    private mutating func deliver<Filter: EmulatedFilter>(_ knote: Int32, from filter: Filter.Type) -> KEvent? {
+        guard let event = filter.deliver(knote, from: &self) else { return nil }
         let flags = knotes[knote].flags
         if flags.contains(.oneshot) {
             filter.detach(knote, from: &self)

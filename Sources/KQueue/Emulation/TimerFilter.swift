@@ -48,7 +48,7 @@ enum TimerFilter: EmulatedFilter {
         queue.timers.remove(knote, in: &queue.knotes)
     }
 
-    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent {
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
         let timer = queue.knotes[knote]
         queue.knotes[knote].expirations = 0
         queue.knotes[knote].isActive = false

@@ -36,7 +36,7 @@ enum UserFilter: EmulatedFilter {
 
     static func detach(_ knote: Int32, from queue: inout QueueState) {}
 
-    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent {
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
         let stored = queue.knotes[knote]
         if stored.flags.contains(.clear) { queue.knotes[knote].isActive = false }
         return KEvent(

@@ -1,0 +1,325 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+internal import CKQueueShims
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import SystemPackage
+
+/// EVFILT_READ and EVFILT_WRITE: the descriptor itself in the queue's epoll set.
+///
+/// The read and write knotes of one descriptor share one ``DescriptorRegistration``: one
+/// edge-triggered epoll registration whose mask is the union of theirs. An epoll event says
+/// only that the descriptor changed; the filter then looks at the descriptor (the event's
+/// mask, FIONREAD, SIOCOUTQ, F_GETPIPE_SZ, SO_ERROR, TCP_INFO) to decide whether the
+/// condition holds and what `data` is. A knote is evaluated again before it is returned
+/// unless it was evaluated in the same pass, so a level-triggered knote whose condition has
+/// gone is dropped silently.
+///
+/// Darwin profile:
+/// - EVFILT_READ: `data` is the number of bytes that can be read (for a datagram socket:
+///   the size of the next datagram, as Linux's FIONREAD reports it); for a listening TCP
+///   socket the number of connections waiting to be accepted (1 while any wait, for other
+///   listening sockets). EV_EOF when the read side is shut down or the last writer of a pipe
+///   is gone, with the socket's pending error in `fflags`; the event then fires even with no
+///   data. NOTE_LOWAT: fires when `data` reaches the knote's own threshold (never the
+///   socket-wide SO_RCVLOWAT).
+/// - EVFILT_WRITE: `data` is the free space (pipe capacity minus the bytes in it; the send
+///   buffer minus the bytes not yet acknowledged); EV_EOF when the reader of a pipe is gone
+///   (`data` 0) or the socket is shut down in both directions, with the pending error in
+///   `fflags`. A listening socket never fires.
+/// - Regular files and directories (which epoll refuses) are always readable, `data` being
+///   the bytes between the offset and the end of the file, and always writable.
+/// - Level-triggered by default, EV_CLEAR reports each new change once; EV_ONESHOT and
+///   EV_DISPATCH as for every filter. Re-adding an existing knote replaces its NOTE_LOWAT
+///   threshold and succeeds.
+/// - A descriptor that is closed without EV_DELETE keeps its knotes (Linux does not tell):
+///   every change and every evaluation first checks that the number still names the file
+///   it named at registration (device and inode), and the knotes of a descriptor that was
+///   closed, or names another file now, are removed without ever being returned. A change
+///   for a closed descriptor is EBADF.
+enum DescriptorFilter: EmulatedFilter {
+    /// Runs before every change to a read or write knote: forgets the knotes of a descriptor
+    /// that was closed, or that names another file now.
+    ///
+    /// - Returns: EBADF for a number that is not an open descriptor.
+    static func validate(_ change: KEvent, in queue: inout QueueState) -> Errno? {
+        guard let fd = CInt(exactly: change.ident) else { return .badFileDescriptor }
+        switch Descriptor.identity(fd) {
+        case .failure:
+            forget(fd, in: &queue)
+            return .badFileDescriptor
+        case .success(let current):
+            if let registration = queue.descriptors[fd], registration.identity != current.identity {
+                forget(fd, in: &queue)
+            }
+            return nil
+        }
+    }
+
+    static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
+        let fd = CInt(change.ident)
+        let filter = change.filter
+        setThreshold(knote, change, in: &queue)
+        if var registration = queue.descriptors[fd] {
+            registration[filter] = knote
+            if let error = register(fd, &registration, in: &queue) { return error }
+            queue.descriptors[fd] = registration
+            return nil
+        }
+        guard case .success(let current) = Descriptor.identity(fd) else { return .badFileDescriptor }
+        var registration = DescriptorRegistration(
+            identity: current.identity,
+            type: current.type,
+            generation: queue.makeGeneration()
+        )
+        registration[filter] = knote
+        if current.type == UInt32(Glibc.S_IFREG) || current.type == UInt32(Glibc.S_IFDIR) {
+            registration.isPolled = false
+        } else {
+            let events = registration.wantedEvents
+            let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
+            switch Epoll.add(queue.epoll, fd, events: events, token: token) {
+            case nil:
+                registration.events = events
+            case .notPermitted?:
+                registration.isPolled = false
+            case .fileExists?:
+                // Left in the set by an earlier registration of the same open file.
+                if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
+                registration.events = events
+            case .tooManySymbolicLinkLevels?:
+                return .invalidArgument  // watching would close a loop of queues
+            case let error?:
+                return error
+            }
+        }
+        queue.descriptors[fd] = registration
+        return nil
+    }
+
+    static func touch(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) -> Errno? {
+        setThreshold(knote, change, in: &queue)
+        return nil
+    }
+
+    /// Evaluates an enabled knote after a change (EV_ADD, EV_ENABLE …); after a delivery it
+    /// was evaluated already.
+    static func update(_ knote: Int32, in queue: inout QueueState) {
+        guard queue.knotes[knote].isEnabled, queue.knotes[knote].evaluatedPass != queue.pass else { return }
+        if !evaluate(CInt(queue.knotes[knote].ident), only: knote, readiness: nil, in: &queue) {
+            queue.knotes[knote].isActive = false
+        }
+    }
+
+    static func detach(_ knote: Int32, from queue: inout QueueState) {
+        release(knote, isGone: false, in: &queue)
+    }
+
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
+        let fd = CInt(queue.knotes[knote].ident)
+        if queue.knotes[knote].evaluatedPass != queue.pass {
+            guard evaluate(fd, only: knote, readiness: nil, in: &queue) else {
+                release(knote, isGone: true, in: &queue)
+                queue.knotes.remove(knote)
+                return nil
+            }
+        }
+        let stored = queue.knotes[knote]
+        guard stored.isActive else { return nil }
+        if stored.flags.contains(.clear) { queue.knotes[knote].isActive = false }
+        return KEvent(
+            ident: stored.ident,
+            filter: stored.filter,
+            flags: stored.isEOF ? stored.flags.union(.eof) : stored.flags,
+            fflags: KEvent.FilterFlags(rawValue: stored.isEOF ? stored.eventFFlags : 0),
+            data: stored.eventData,
+            udata: stored.udata
+        )
+    }
+
+    /// Handles an epoll event of a descriptor registration: evaluates its enabled knotes and
+    /// queues those whose condition holds.
+    static func ready(_ token: EpollToken, events: UInt32, in queue: inout QueueState) {
+        let fd = token.descriptor
+        guard let registration = queue.descriptors[fd], registration.generation == token.generation else {
+            return  // an event of a registration that no longer exists
+        }
+        guard evaluate(fd, only: nil, readiness: events, in: &queue) else {
+            forget(fd, in: &queue)
+            return
+        }
+        for knote in [registration.read, registration.write] where knote >= 0 && queue.knotes[knote].isActive {
+            queue.activate(knote)
+        }
+    }
+
+    // MARK: Evaluation
+
+    /// Looks at the descriptor and records in the enabled knotes of its registration (or in
+    /// `only`) whether their condition holds, with `data`, EV_EOF and the error.
+    ///
+    /// - Parameter readiness: the epoll or poll events of the descriptor; nil to ask poll(2).
+    /// - Returns: false when `fd` no longer names the registered file.
+    private static func evaluate(_ fd: CInt, only: Int32?, readiness: UInt32?, in queue: inout QueueState) -> Bool {
+        guard let registration = queue.descriptors[fd],
+            case .success(let current) = Descriptor.identity(fd),
+            current.identity == registration.identity
+        else { return false }
+        let knotes = only.map { [$0] } ?? [registration.read, registration.write]
+        var readiness = readiness
+        var socketError: Int?
+        for knote in knotes where knote >= 0 && queue.knotes[knote].isEnabled {
+            queue.knotes[knote].evaluatedPass = queue.pass
+            guard registration.isPolled else {
+                queue.knotes[knote].isActive = true
+                queue.knotes[knote].isEOF = false
+                queue.knotes[knote].eventData =
+                    queue.knotes[knote].filter == .read ? Descriptor.bytesAfterOffset(fd) : 0
+                continue
+            }
+            let events = readiness ?? Descriptor.readiness(fd)
+            readiness = events
+            if events & UInt32(ckq_EPOLLERR) != 0 && registration.isSocket && socketError == nil {
+                // Reading SO_ERROR clears the error, as the next recv(2) would.
+                socketError = (try? Descriptor.socketOption(fd, SO_ERROR).get()) ?? 0
+            }
+            if queue.knotes[knote].filter == .read {
+                evaluateRead(knote, fd, events, registration, socketError ?? 0, in: &queue)
+            } else {
+                evaluateWrite(knote, fd, events, registration, socketError ?? 0, in: &queue)
+            }
+        }
+        return true
+    }
+
+    private static func evaluateRead(
+        _ knote: Int32,
+        _ fd: CInt,
+        _ events: UInt32,
+        _ registration: DescriptorRegistration,
+        _ socketError: Int,
+        in queue: inout QueueState
+    ) {
+        let readable = events & UInt32(ckq_EPOLLIN) != 0
+        let isEOF =
+            events & UInt32(ckq_EPOLLRDHUP | ckq_EPOLLHUP) != 0
+            || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
+        let data: Int
+        switch Descriptor.ioctlValue(fd, ckq_SIOCINQ) {
+        case .success(let count):
+            data = count
+        case .failure(.invalidArgument) where registration.isSocket:
+            // A listening socket: the number of connections waiting to be accepted.
+            data = Descriptor.acceptQueueLength(fd) ?? (readable ? 1 : 0)
+        case .failure:
+            data = readable ? 1 : 0
+        }
+        let threshold = self.threshold(knote, in: queue)
+        let isReady = (threshold > 1 ? data >= threshold : readable) || isEOF || socketError != 0
+        record(knote, isReady: isReady, data: data, isEOF: isEOF, error: socketError, in: &queue)
+    }
+
+    private static func evaluateWrite(
+        _ knote: Int32,
+        _ fd: CInt,
+        _ events: UInt32,
+        _ registration: DescriptorRegistration,
+        _ socketError: Int,
+        in queue: inout QueueState
+    ) {
+        let writable = events & UInt32(ckq_EPOLLOUT) != 0
+        let isEOF =
+            events & UInt32(ckq_EPOLLHUP) != 0
+            || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
+        var data = 0
+        if registration.isSocket {
+            if let size = try? Descriptor.socketOption(fd, SO_SNDBUF).get(),
+                let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCOUTQ).get()
+            {
+                data = max(size - queued, 0)
+            }
+        } else if registration.isPipe && !isEOF {
+            if let capacity = Descriptor.pipeCapacity(fd), let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCINQ).get() {
+                data = max(capacity - queued, 0)
+            }
+        }
+        let threshold = self.threshold(knote, in: queue)
+        let isReady = (writable && (threshold <= 1 || data >= threshold)) || isEOF || socketError != 0
+        record(knote, isReady: isReady, data: data, isEOF: isEOF, error: socketError, in: &queue)
+    }
+
+    private static func record(
+        _ knote: Int32,
+        isReady: Bool,
+        data: Int,
+        isEOF: Bool,
+        error: Int,
+        in queue: inout QueueState
+    ) {
+        // Once read, the socket error is gone from the socket: it stays with the EV_EOF.
+        let fflags: UInt32 = isEOF ? (error != 0 ? UInt32(error) : (queue.knotes[knote].isEOF ? queue.knotes[knote].eventFFlags : 0)) : 0
+        queue.knotes[knote].isActive = isReady
+        queue.knotes[knote].eventData = data
+        queue.knotes[knote].isEOF = isEOF
+        queue.knotes[knote].eventFFlags = fflags
+    }
+
+    /// The knote's NOTE_LOWAT threshold, 1 without one.
+    private static func threshold(_ knote: Int32, in queue: QueueState) -> Int {
+        let lowat = KEvent.FilterFlags(rawValue: queue.knotes[knote].sfflags).contains(.lowat)
+        return lowat ? max(queue.knotes[knote].sdata, 1) : 1
+    }
+
+    private static func setThreshold(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) {
+        queue.knotes[knote].sfflags = change.fflags.rawValue
+        queue.knotes[knote].sdata = change.data
+    }
+
+    // MARK: Registrations
+
+    /// Brings the epoll registration in line with its knotes.
+    private static func register(_ fd: CInt, _ registration: inout DescriptorRegistration, in queue: inout QueueState)
+        -> Errno?
+    {
+        guard registration.isPolled else { return nil }
+        let events = registration.wantedEvents
+        guard events != registration.events else { return nil }
+        let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
+        if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
+        registration.events = events
+        return nil
+    }
+
+    /// Takes a knote out of its registration; the last one out removes the registration.
+    ///
+    /// - Parameter isGone: the descriptor was closed or names another file: leave epoll alone.
+    private static func release(_ knote: Int32, isGone: Bool, in queue: inout QueueState) {
+        let fd = CInt(queue.knotes[knote].ident)
+        guard var registration = queue.descriptors[fd], registration[queue.knotes[knote].filter] == knote else {
+            return
+        }
+        registration[queue.knotes[knote].filter] = -1
+        if registration.isEmpty {
+            if registration.isPolled && !isGone { Epoll.remove(queue.epoll, fd) }
+            queue.descriptors[fd] = nil
+        } else {
+            if !isGone { _ = register(fd, &registration, in: &queue) }
+            queue.descriptors[fd] = registration
+        }
+    }
+
+    /// Removes the knotes of a descriptor that was closed or names another file now, without
+    /// reporting them. Its registration may stay in the epoll set (when the old file is still
+    /// open elsewhere) until that file is closed; its events are ignored (the generation no
+    /// longer matches).
+    private static func forget(_ fd: CInt, in queue: inout QueueState) {
+        guard let registration = queue.descriptors[fd] else { return }
+        queue.descriptors[fd] = nil
+        for knote in [registration.read, registration.write] where knote >= 0 {
+            queue.knotes.remove(knote)
+        }
+    }
+}
+#endif

@@ -1,0 +1,95 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+internal import CKQueueShims
+import SystemPackage
+
+/// EVFILT_PROC with NOTE_EXIT: one pidfd per knote in the queue's epoll set.
+///
+/// Darwin profile: `ident` is the process id; EV_CLEAR is always set. When the process
+/// exits the event fires once with EV_EOF and EV_ONESHOT (the knote is deleted when it is
+/// returned) and `fflags` NOTE_EXIT if it was asked for; `data` is the wait(2) status
+/// (`exit(3)` gives `3 << 8`) when NOTE_EXITSTATUS was asked for, 0 otherwise. A child that
+/// exited before the registration (a zombie) fires at once. The process is never reaped:
+/// its status stays for waitpid(2). A process that does not exist (or was reaped) is ESRCH.
+///
+/// Linux differences: only NOTE_EXIT and NOTE_EXITSTATUS are supported (any other bit is
+/// EINVAL); the status is available only for a child of this process (for another process
+/// `data` is 0); each knote holds one descriptor.
+enum ProcessFilter: EmulatedFilter {
+    static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
+        if let error = validate(change.fflags) { return error }
+        guard let pid = Int32(exactly: change.ident), pid > 0 else { return .noSuchProcess }
+        let fd: CInt
+        switch PidFD.open(pid) {
+        case .success(let opened): fd = opened
+        case .failure(.invalidArgument): return .noSuchProcess
+        case .failure(let error): return error
+        }
+        let generation = queue.makeGeneration()
+        let token = EpollToken(kind: .process, descriptor: fd, generation: generation)
+        if let error = Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN) | ckq_EPOLLET, token: token) {
+            closeDescriptor(fd)
+            return error
+        }
+        queue.knotes[knote].flags.insert(.clear)
+        queue.knotes[knote].sfflags = change.fflags.rawValue
+        queue.knotes[knote].source = fd
+        queue.processes[fd] = ProcessRegistration(knote: knote, generation: generation)
+        // A process that has exited already (a zombie) fires at once.
+        if Descriptor.readiness(fd) & UInt32(ckq_EPOLLIN) != 0 { exited(knote, in: &queue) }
+        return nil
+    }
+
+    static func touch(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) -> Errno? {
+        if let error = validate(change.fflags) { return error }
+        queue.knotes[knote].sfflags = change.fflags.rawValue
+        return nil
+    }
+
+    static func update(_ knote: Int32, in queue: inout QueueState) {}
+
+    static func detach(_ knote: Int32, from queue: inout QueueState) {
+        let fd = queue.knotes[knote].source
+        guard fd >= 0 else { return }
+        queue.processes[fd] = nil
+        queue.knotes[knote].source = -1
+        closeDescriptor(fd)  // which also takes it out of the epoll set
+    }
+
+    static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
+        let stored = queue.knotes[knote]
+        guard stored.isActive else { return nil }
+        let requested = KEvent.FilterFlags(rawValue: stored.sfflags)
+        var data = 0
+        if requested.contains(.exitStatus), requested.contains(.exit), stored.source >= 0 {
+            data = Int(PidFD.exitStatus(stored.source) ?? 0)
+        }
+        queue.knotes[knote].isActive = false
+        return KEvent(
+            ident: stored.ident,
+            filter: .proc,
+            flags: stored.flags,
+            fflags: requested.intersection(.exit),
+            data: data,
+            udata: stored.udata
+        )
+    }
+
+    /// Handles an epoll event of a pidfd: the process exited.
+    static func ready(_ token: EpollToken, in queue: inout QueueState) {
+        guard let registration = queue.processes[token.descriptor], registration.generation == token.generation else {
+            return
+        }
+        exited(registration.knote, in: &queue)
+    }
+
+    private static func exited(_ knote: Int32, in queue: inout QueueState) {
+        queue.knotes[knote].flags.formUnion([.eof, .oneshot])
+        queue.knotes[knote].isActive = true
+        queue.activate(knote)
+    }
+
+    private static func validate(_ fflags: KEvent.FilterFlags) -> Errno? {
+        fflags.subtracting([.exit, .exitStatus]).isEmpty ? nil : .invalidArgument
+    }
+}
+#endif

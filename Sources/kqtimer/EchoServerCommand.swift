@@ -1,0 +1,101 @@
+import ArgumentParser
+import KQueue
+import SystemPackage
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `kqtimer echo-server`: a TCP echo server with idle timeouts, on one kqueue.
+package struct EchoServerCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "echo-server",
+        abstract: "Serve TCP echo on one kqueue, closing connections idle for --idle-timeout.",
+        discussion: """
+            Every connection is an EVFILT_READ knote, and its idle timeout a one-shot EVFILT_TIMER \
+            re-armed on each read. Prints the listening port, then a line of counters every \
+            --report-interval, and a summary when SIGINT or SIGTERM (watched with EVFILT_SIGNAL) \
+            ends it. Raises the soft limit on open files to the hard limit.
+            """
+    )
+
+    @Option(help: "The address to listen on.")
+    package var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: any free port).")
+    package var port: UInt16 = 7777
+
+    @Option(help: "Close a connection idle this long, e.g. 5s or 250ms.")
+    package var idleTimeout = DurationArgument(duration: .seconds(5))
+
+    @Option(help: "Connections beyond this many are closed at once.")
+    package var maxConnections = 10_000
+
+    @Option(help: "How often to print the counters (0s: only at the end).")
+    package var reportInterval = DurationArgument(duration: .seconds(1))
+
+    package init() {}
+
+    package func validate() throws {
+        guard idleTimeout.duration >= .milliseconds(1) else {
+            throw ValidationError("--idle-timeout must be at least 1ms.")
+        }
+        guard maxConnections >= 1 else {
+            throw ValidationError("--max-connections must be at least 1, not \(maxConnections).")
+        }
+    }
+
+    package var serverConfiguration: EchoServer.Configuration {
+        var configuration = EchoServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        configuration.idleTimeout = idleTimeout.duration
+        configuration.maxConnections = maxConnections
+        return configuration
+    }
+
+    package func run() throws {
+        let limit = ProcessResources.raiseDescriptorLimit()
+        // EVFILT_SIGNAL on Linux needs the signals blocked in every thread: this one is the only one.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        sigaddset(&mask, SIGINT)
+        sigaddset(&mask, SIGTERM)
+        sigprocmask(SIG_BLOCK, &mask, nil)
+
+        let server: EchoServer
+        do {
+            server = try EchoServer(serverConfiguration)
+        } catch {
+            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+        }
+        print("echo-server: pid \(getpid()), listening on \(host):\(server.port), idle timeout \(format(idleTimeout.duration)), open-file limit \(limit)")
+        fflush(stdout)
+        let started = ProcessResources.monotonicNanoseconds()
+        var lastEchoes = 0
+        var lastTime = started
+        let interval = reportInterval.duration > .zero ? reportInterval.duration : .seconds(1_000_000)
+        try server.run(signals: [SIGINT, SIGTERM], report: { statistics in
+            let now = ProcessResources.monotonicNanoseconds()
+            let rate = Double(statistics.echoes - lastEchoes) / (Double(now - lastTime) / 1e9)
+            lastEchoes = statistics.echoes
+            lastTime = now
+            print(Self.line(statistics, echoesPerSecond: rate))
+            fflush(stdout)
+        }, every: interval)
+        let statistics = server.statistics
+        let seconds = Double(ProcessResources.monotonicNanoseconds() - started) / 1e9
+        print("echo-server: done after \(String(format3: seconds)) s")
+        print(Self.line(statistics, echoesPerSecond: Double(statistics.echoes) / max(seconds, 1e-9)))
+    }
+
+    static func line(_ statistics: EchoServer.Statistics, echoesPerSecond: Double) -> String {
+        let memory = ProcessResources.residentBytes().map(megabytes) ?? "?"
+        return "open \(statistics.open) (peak \(statistics.peakOpen)), accepted \(statistics.accepted), "
+            + "echoes \(statistics.echoes) (\(Int(echoesPerSecond.rounded()))/s), "
+            + "idle timeouts \(statistics.idleClosed), closed by peer \(statistics.peerClosed), "
+            + "refused \(statistics.refused), errors \(statistics.errors), RSS \(memory)"
+    }
+}

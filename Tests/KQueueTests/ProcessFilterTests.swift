@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import KQueue
+import SystemPackage
+import Testing
+
+/// EVFILT_PROC with NOTE_EXIT, darwin profile (KQUEUE.md §7.4), and fork(2) (§2).
+@Suite("EVFILT_PROC")
+struct ProcessFilterTests {
+    func processEvent(_ pid: pid_t, _ flags: KEvent.Flags = [.add], fflags: KEvent.FilterFlags = [.exit, .exitStatus])
+        -> KEvent
+    {
+        KEvent(ident: UInt(pid), filter: .proc, flags: flags, fflags: fflags, udata: 6)
+    }
+
+    @Test("NOTE_EXIT: fires once at exit with EV_EOF and EV_ONESHOT; NOTE_EXITSTATUS puts the wait status in data")
+    func exitStatus() throws {
+        let pid = try spawnShell("sleep 0.1; exit 3")
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid)])
+        #expect(try poll(q).isEmpty)
+        let event = try #require(waitForEvents(q).events.first)
+        #expect(event.ident == UInt(pid) && event.filter == .proc)
+        #expect(event.fflags.contains(.exit))
+        #expect(event.data == 3 << 8)
+        #expect(event.udata == 6)
+        #expect(event.flags.isSuperset(of: [.eof, .oneshot]))
+        // Deleted once returned.
+        #expect(try outcome(q, processEvent(pid, .delete)) == .noSuchFileOrDirectory)
+        // Not reaped: the status is still there for waitpid.
+        let status = reap(pid)
+        #expect(status == 3 << 8)
+    }
+
+    @Test("without NOTE_EXITSTATUS data is 0 (darwin)")
+    func noExitStatus() throws {
+        let pid = try spawnShell("exit 4")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, fflags: .exit)])
+        let event = try #require(waitForEvents(q).events.first)
+        #expect(event.fflags.contains(.exit))
+        #expect(event.data == 0)
+    }
+
+    @Test("a child that already exited (not reaped) fires at once")
+    func alreadyExited() throws {
+        let pid = try spawnShell("exit 5")
+        defer { reap(pid) }
+        waitUntilExited(pid)
+        let q = try KQueue()
+        let events = try kevent(q, [processEvent(pid)], capacity: 4, timeout: .zero)
+        #expect(events.map(\.data) == [5 << 8])
+    }
+
+    @Test("a child killed by a signal: data is the signal number")
+    func killed() throws {
+        let pid = try spawnShell("sleep 30")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid)])
+        kill(pid, SIGKILL)
+        let event = try #require(waitForEvents(q).events.first)
+        #expect(event.data == Int(SIGKILL))
+    }
+
+    @Test("an exit while the knote is disabled is returned at EV_ENABLE")
+    func disabled() throws {
+        let pid = try spawnShell("exit 0")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, [.add, .disable])])
+        waitUntilExited(pid)
+        #expect(try poll(q, timeout: .milliseconds(20)).isEmpty)
+        try q.kevent(changes: [processEvent(pid, .enable)])
+        #expect(try poll(q).count == 1)
+    }
+
+    @Test("a process that does not exist is ESRCH")
+    func noSuchProcess() throws {
+        let pid = try spawnShell("exit 0")
+        reap(pid)
+        let q = try KQueue()
+        #expect(try outcome(q, processEvent(pid)) == .noSuchProcess)
+    }
+
+    #if os(Linux)
+    @Test("NOTE_FORK, NOTE_EXEC and other bits are EINVAL (Linux: only NOTE_EXIT is emulated)")
+    func unsupportedNotes() throws {
+        let pid = try spawnShell("sleep 30")
+        defer {
+            kill(pid, SIGKILL)
+            reap(pid)
+        }
+        let q = try KQueue()
+        for bit: UInt32 in [0x4000_0000, 0x2000_0000, 0x0800_0000] {
+            let change = processEvent(pid, fflags: KEvent.FilterFlags(rawValue: bit).union(.exit))
+            #expect(try outcome(q, change) == .invalidArgument)
+        }
+    }
+    #endif
+
+    // MARK: fork(2)
+
+    @Test("a forked child cannot use its parent's queue (EBADF, descriptor -1) and takes none of its events")
+    func forkedChild() throws {
+        let (r, w) = try makePipe()
+        defer { close(r); close(w) }
+        let q = try KQueue()
+        try q.kevent(changes: [readEvent(r, [.add, .clear]), user(1, [.add, .clear])])
+        writeBytes(w, 3)  // an epoll event not yet harvested
+        var buffer = [KEvent](repeating: KEvent(), count: 4)
+        let pid = fork()
+        if pid == 0 {
+            // The child: only async-signal-safe work, then _exit.
+            var code: CInt = 0
+            if q.descriptor != -1 { code |= 1 }
+            do throws(Errno) {
+                _ = try q.kevent(changes: [], events: &buffer, timeout: .zero)
+                code |= 2
+            } catch {
+                if error != .badFileDescriptor { code |= 4 }
+            }
+            _exit(code)
+        }
+        try #require(pid > 0)
+        let status = reap(pid)
+        #expect(status == 0, "child exit code \(status >> 8): 1 = descriptor, 2 = kevent worked, 4 = other error")
+        try q.kevent(changes: [user(1, fflags: .trigger)])
+        let events = try poll(q)
+        #expect(Set(events.map(\.filter)) == [.read, .user])
+    }
+}

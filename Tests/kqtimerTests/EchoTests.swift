@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Testing
+import kqtimer
+
+/// `kqtimer echo-server` and `kqtimer echo-client`: their arguments, and a small run of both
+/// in this process.
+@Suite("Echo server and client")
+struct EchoTests {
+    @Test("echo-server parses its options; defaults are port 7777, 5 s, 10,000 connections")
+    func serverArguments() throws {
+        let defaults = try EchoServerCommand.parse([])
+        #expect(defaults.port == 7777)
+        #expect(defaults.serverConfiguration.idleTimeout == .seconds(5))
+        #expect(defaults.maxConnections == 10_000)
+        let command = try EchoServerCommand.parse([
+            "--host", "0.0.0.0", "--port", "0", "--idle-timeout", "250ms", "--max-connections", "50",
+            "--report-interval", "0s",
+        ])
+        let configuration = command.serverConfiguration
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.port == 0)
+        #expect(configuration.idleTimeout == .milliseconds(250))
+        #expect(configuration.maxConnections == 50)
+        #expect(try KQTimer.parseAsRoot(["echo-server", "--port", "9"]) is EchoServerCommand)
+    }
+
+    @Test("echo-server rejects a zero idle timeout, no connections and malformed values", arguments: [
+        ["--idle-timeout", "0ms"], ["--max-connections", "0"], ["--port", "70000"], ["--idle-timeout", "5"],
+    ])
+    func serverRejects(arguments: [String]) {
+        #expect(throws: (any Error).self) { try EchoServerCommand.parse(arguments) }
+    }
+
+    @Test("echo-client parses its options")
+    func clientArguments() throws {
+        let command = try EchoClientCommand.parse([
+            "--port", "9000", "--connections", "10000", "--echoes", "20", "--message-size", "128",
+            "--idle-timeout", "2s", "--connect-window", "100", "--limit", "60s", "--server-pid", "1234",
+        ])
+        let configuration = command.clientConfiguration
+        #expect(configuration.port == 9000)
+        #expect(configuration.connections == 10_000)
+        #expect(configuration.echoes == 20)
+        #expect(configuration.messageSize == 128)
+        #expect(configuration.idleTimeout == .seconds(2))
+        #expect(configuration.connectWindow == 100)
+        #expect(configuration.limit == .seconds(60))
+        #expect(configuration.serverPID == 1234)
+        #expect(try EchoClientCommand.parse([]).clientConfiguration.idleTimeout == nil)
+        #expect(try KQTimer.parseAsRoot(["echo-client"]) is EchoClientCommand)
+    }
+
+    @Test("echo-client rejects impossible values", arguments: [
+        ["--connections", "0"], ["--echoes", "-1"], ["--message-size", "0"], ["--message-size", "70000"],
+        ["--connect-window", "0"],
+    ])
+    func clientRejects(arguments: [String]) {
+        #expect(throws: (any Error).self) { try EchoClientCommand.parse(arguments) }
+    }
+
+    @Test("50 connections: every echo comes back intact, every connection is closed by its idle timeout, never early")
+    func endToEnd() throws {
+        var serverConfiguration = EchoServer.Configuration()
+        serverConfiguration.port = 0
+        serverConfiguration.idleTimeout = .milliseconds(300)
+        let server = try EchoServer(serverConfiguration)
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+
+        var clientConfiguration = EchoClient.Configuration()
+        clientConfiguration.port = server.port
+        clientConfiguration.connections = 50
+        clientConfiguration.echoes = 5
+        clientConfiguration.messageSize = 1000
+        clientConfiguration.idleTimeout = .milliseconds(300)
+        clientConfiguration.limit = .seconds(60)
+        let report = try EchoClient(clientConfiguration).run()
+        server.stop()
+        thread.join()
+
+        #expect(report.connected == 50)
+        #expect(report.echoes == 250)
+        #expect(report.bytesVerified == 250 * 1000)
+        #expect(report.mismatches == 0)
+        #expect(report.idleCloses == 50)
+        #expect(report.earlyCloses == 0)
+        #expect(report.idleCloseMinMs >= 300)
+        #expect(report.lost == 0 && report.unfinished == 0)
+        #expect(report.isClean(expectingIdleCloses: true))
+        let statistics = server.statistics
+        #expect(statistics.accepted == 50)
+        #expect(statistics.echoes >= 250)
+        #expect(statistics.bytes == 250 * 1000)
+        #expect(statistics.idleClosed == 50)
+        #expect(statistics.open == 0)
+        #expect(statistics.errors == 0)
+    }
+
+    @Test("connections past --max-connections are closed at once, and the client counts them as lost")
+    func maxConnections() throws {
+        var serverConfiguration = EchoServer.Configuration()
+        serverConfiguration.port = 0
+        serverConfiguration.maxConnections = 5
+        serverConfiguration.idleTimeout = .seconds(30)
+        let server = try EchoServer(serverConfiguration)
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+
+        var clientConfiguration = EchoClient.Configuration()
+        clientConfiguration.port = server.port
+        clientConfiguration.connections = 8
+        clientConfiguration.echoes = 2
+        clientConfiguration.limit = .seconds(20)
+        let report = try EchoClient(clientConfiguration).run()
+        server.stop()
+        thread.join()
+
+        // All eight connect before any echoes; whether a slot frees up before the last ones
+        // are accepted depends on timing, so the counts are checked against each other.
+        let refused = server.statistics.refused
+        #expect(server.statistics.accepted == 8)
+        #expect(server.statistics.peakOpen <= 5)
+        #expect(report.lost == refused)
+        #expect(report.echoes == (8 - refused) * 2)
+    }
+}
+
+/// A POSIX thread for the server's blocking loop (the cooperative pool must not block).
+final class ServerThread: @unchecked Sendable {
+    private var handle = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let result = pthread_create(
+            &handle, nil,
+            { argument in
+                Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
+                return nil
+            }, box)
+        precondition(result == 0, "pthread_create failed: \(result)")
+    }
+
+    func join() {
+        pthread_join(handle, nil)
+    }
+
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+}
