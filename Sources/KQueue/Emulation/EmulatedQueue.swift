@@ -5,6 +5,7 @@ internal import CKQueueShims
 #elseif canImport(Musl)
 @preconcurrency import Musl
 #endif
+import Synchronization
 import SystemPackage
 
 /// kqueue(2) emulated on Linux: the kevent() algorithm of the darwin profile over one
@@ -31,6 +32,8 @@ final class EmulatedQueue: Sendable {
     private let state: Locked<QueueState>
     /// The process that created the queue; a child forked since cannot use it.
     private let owner: pid_t
+    /// The ``ForkEpoch`` at which `owner` was last confirmed to be this process.
+    private let confirmedEpoch: Atomic<UInt64>
 
     /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
     /// `withUnsafeTemporaryAllocation` to use the stack (no allocation per call).
@@ -53,6 +56,7 @@ final class EmulatedQueue: Sendable {
         self.wakeup = wakeup
         self.timer = timer
         self.state = Locked(QueueState(epoll: epoll))
+        self.confirmedEpoch = Atomic(ForkEpoch.current)
         self.owner = getpid()
     }
 
@@ -62,11 +66,14 @@ final class EmulatedQueue: Sendable {
         }
     }
 
-    /// Whether this process is a child forked since the queue was created. (A pid, not a
-    /// counter bumped by a fork handler: a child made with clone(CLONE_VM), as posix_spawn
-    /// does, shares the parent's memory.)
+    /// Whether this process is a child forked since the queue was created. The pid decides;
+    /// the fork count spares the getpid(2) call while no fork has happened.
     private var isInherited: Bool {
-        getpid() != owner
+        let epoch = ForkEpoch.current
+        if epoch == confirmedEpoch.load(ordering: .relaxed) { return false }
+        if getpid() != owner { return true }
+        confirmedEpoch.store(epoch, ordering: .relaxed)
+        return false
     }
 
     var descriptor: CInt {
