@@ -186,7 +186,7 @@ struct TimerSchedulerTests {
     }
 
     @Test(
-        "Dense timers share wake-ups under coalescing: each batch runs at or after its last deadline, in order",
+        "Dense timers under coalescing all fire, in deadline order, never early",
         arguments: [Duration.zero, .milliseconds(2)]
     )
     func coalescedWakeUps(coalescing: Duration) async throws {
@@ -203,7 +203,6 @@ struct TimerSchedulerTests {
         let values = fires.values
         #expect(values.map(\.deadline) == values.map(\.deadline).sorted())
         #expect(values.allSatisfy { $0.at >= $0.deadline }, "a timer fired early")
-        #expect(values.allSatisfy { $0.at - $0.deadline < Self.lateness })
     }
 
     // MARK: - Cancel
