@@ -13,8 +13,8 @@ import Darwin
 /// a `Mutex` as a race, which would hide real ones.
 package final class Locked<Value: ~Copyable>: @unchecked Sendable {
     // @unchecked: `value` is only reached inside `withLock`, with `mutex` held.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     package init(_ value: consuming Value) {
         mutex = .allocate(capacity: 1)
@@ -36,7 +36,7 @@ package final class Locked<Value: ~Copyable>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the value.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func withLock<Result: ~Copyable, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
