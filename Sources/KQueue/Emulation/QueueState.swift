@@ -70,6 +70,23 @@ struct QueueState {
         (signalDescriptor >= 0 ? [signalDescriptor] : []) + Array(processes.keys)
     }
 
+    /// The event of a knote that counts occurrences (timer expirations, signal deliveries):
+    /// `data` is the count since the last retrieval, which starts again from zero (EV_CLEAR);
+    /// `fflags` is 0.
+    mutating func takeCount(_ knote: Int32) -> KEvent {
+        let counted = knotes[knote]
+        knotes[knote].expirations = 0
+        knotes[knote].isActive = false
+        return KEvent(
+            ident: counted.ident,
+            filter: counted.filter,
+            flags: counted.flags,
+            fflags: [],
+            data: counted.expirations,
+            udata: counted.udata
+        )
+    }
+
     /// Queues an active knote for delivery unless it is disabled.
     mutating func activate(_ knote: Int32) {
         if knotes[knote].isEnabled { knotes.enqueue(knote) }

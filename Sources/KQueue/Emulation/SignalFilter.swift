@@ -46,17 +46,7 @@ enum SignalFilter: EmulatedFilter {
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
-        let stored = queue.knotes[knote]
-        queue.knotes[knote].expirations = 0
-        queue.knotes[knote].isActive = false
-        return KEvent(
-            ident: stored.ident,
-            filter: .signal,
-            flags: stored.flags,
-            fflags: [],
-            data: stored.expirations,
-            udata: stored.udata
-        )
+        queue.takeCount(knote)
     }
 
     /// Reads every pending watched signal and counts it in its knote.

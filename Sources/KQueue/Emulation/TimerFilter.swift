@@ -49,17 +49,7 @@ enum TimerFilter: EmulatedFilter {
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
-        let timer = queue.knotes[knote]
-        queue.knotes[knote].expirations = 0
-        queue.knotes[knote].isActive = false
-        return KEvent(
-            ident: timer.ident,
-            filter: .timer,
-            flags: timer.flags,
-            fflags: [],
-            data: timer.expirations,
-            udata: timer.udata
-        )
+        queue.takeCount(knote)
     }
 
     /// Counts the expirations of every timer due at `now` and activates their knotes.
