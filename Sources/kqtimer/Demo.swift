@@ -9,8 +9,8 @@ import Darwin
 #endif
 
 /// `kqtimer demo`: the classic two-timer kqueue example, blocking in the kernel between events.
-struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Demo: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Run the classic example: timers 1 and 2 firing every 1000 and 1500 ms.",
         discussion: """
             Each poll that returns events prints '---', then 'Event with ID <ident> triggered' \
@@ -19,10 +19,10 @@ struct Demo: ParsableCommand {
     )
 
     @Flag(help: "Fire each timer once (EV_ONESHOT); the demo ends when all have fired.")
-    var oneshot = false
+    package var oneshot = false
 
     @Option(help: "Stop after N polls that returned events.")
-    var count: Int?
+    package var count: Int?
 
     @Option(
         name: .customLong("timer"),
@@ -31,9 +31,11 @@ struct Demo: ParsableCommand {
             valueName: "id:ms"
         )
     )
-    var timers: [TimerSpec] = []
+    package var timers: [TimerSpec] = []
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         if let count, count < 1 {
             throw ValidationError("--count must be at least 1, not \(count).")
         }
@@ -41,9 +43,13 @@ struct Demo: ParsableCommand {
         for timer in timers where !seen.insert(timer.id).inserted {
             throw ValidationError("Timer ID \(timer.id) is given twice.")
         }
+        let longest = Int(Int64.max / 1_000_000)
+        for timer in timers where timer.milliseconds > longest {
+            throw ValidationError("Timer \(timer.id): \(timer.milliseconds) ms is too long; the longest is \(longest) ms.")
+        }
     }
 
-    func run() throws {
+    package func run() throws {
         let timers = self.timers.isEmpty ? TimerSpec.defaults : self.timers
         SignalFlag.installInterruptHandler()
         do {
@@ -53,7 +59,8 @@ struct Demo: ParsableCommand {
                 fflush(stdout)
             }
         } catch {
-            throw ValidationError("kqueue failed: \(error)")
+            printError("kqtimer demo: kqueue failed: \(error)")
+            throw ExitCode.failure
         }
     }
 
@@ -61,7 +68,7 @@ struct Demo: ParsableCommand {
     ///
     /// - Returns: the number of polls that returned events.
     @discardableResult
-    static func run(
+    package static func run(
         timers: [TimerSpec],
         oneshot: Bool,
         count: Int?,
@@ -102,18 +109,18 @@ struct Demo: ParsableCommand {
 }
 
 /// A timer of the demo: `ID:MILLISECONDS`.
-struct TimerSpec: ExpressibleByArgument, Equatable {
-    var id: UInt
-    var milliseconds: Int
+package struct TimerSpec: ExpressibleByArgument, Equatable, Sendable {
+    package var id: UInt
+    package var milliseconds: Int
 
-    static let defaults = [TimerSpec(id: 1, milliseconds: 1000), TimerSpec(id: 2, milliseconds: 1500)]
+    package static let defaults = [TimerSpec(id: 1, milliseconds: 1000), TimerSpec(id: 2, milliseconds: 1500)]
 
-    init(id: UInt, milliseconds: Int) {
+    package init(id: UInt, milliseconds: Int) {
         self.id = id
         self.milliseconds = milliseconds
     }
 
-    init?(argument: String) {
+    package init?(argument: String) {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let id = UInt(parts[0]), let milliseconds = Int(parts[1]), milliseconds > 0 else {
             return nil
@@ -121,5 +128,5 @@ struct TimerSpec: ExpressibleByArgument, Equatable {
         self.init(id: id, milliseconds: milliseconds)
     }
 
-    static var defaultCompletionKind: CompletionKind { .default }
+    package static var defaultCompletionKind: CompletionKind { .default }
 }

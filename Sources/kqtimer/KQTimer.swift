@@ -1,5 +1,11 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `kqtimer`: shows and measures the KQueue and KQueueTimers libraries.
 @main
 package struct KQTimer: ParsableCommand {
@@ -10,4 +16,9 @@ package struct KQTimer: ParsableCommand {
     )
 
     package init() {}
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    fputs(message + "\n", stderr)
 }
