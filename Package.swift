@@ -72,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "kqtimerTests",
-            dependencies: ["kqtimer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["kqtimer", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcoming
         ),
     ],

@@ -10,8 +10,8 @@ import Darwin
 #endif
 
 /// `kqtimer every`: a periodic timer on the TimerScheduler, printed tick by tick.
-struct Every: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Every: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Run a periodic timer on the scheduler and print each tick's lateness.",
         discussion: """
             Ticks stay on the grid start + k·period. Each line shows the tick's number, its \
@@ -20,23 +20,25 @@ struct Every: ParsableCommand {
     )
 
     @Argument(help: ArgumentHelp("The period, e.g. 250ms, 1s, 500us.", valueName: "period"))
-    var period: DurationArgument
+    package var period: DurationArgument
 
     @Option(help: "Stop after N ticks.")
-    var count: Int = 8
+    package var count: Int = 8
 
     @Option(help: "What to do when a tick is late: burst, skip or delay.")
-    var missedTicks: PolicyArgument = .skip
+    package var missedTicks: PolicyArgument = .skip
 
     @Option(help: ArgumentHelp("Wake this long before each deadline and spin (e.g. 50us).", valueName: "duration"))
-    var spin: DurationArgument?
+    package var spin: DurationArgument?
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard period.duration > .zero else { throw ValidationError("The period must be positive.") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1, not \(count).") }
     }
 
-    func run() throws {
+    package func run() throws {
         let scheduler = try TimerScheduler(spin: spin?.duration ?? .zero)
         defer { scheduler.shutdown() }
         let start = scheduler.now
@@ -100,16 +102,16 @@ package struct DurationArgument: ExpressibleByArgument, Sendable {
 }
 
 /// A missed-tick policy on the command line.
-struct PolicyArgument: ExpressibleByArgument {
-    var policy: MissedTickPolicy
+package struct PolicyArgument: ExpressibleByArgument {
+    package var policy: MissedTickPolicy
 
-    static let skip = PolicyArgument(policy: .skip)
+    package static let skip = PolicyArgument(policy: .skip)
 
-    init(policy: MissedTickPolicy) {
+    package init(policy: MissedTickPolicy) {
         self.policy = policy
     }
 
-    init?(argument: String) {
+    package init?(argument: String) {
         switch argument {
         case "burst": policy = .burst
         case "skip": policy = .skip
@@ -118,9 +120,9 @@ struct PolicyArgument: ExpressibleByArgument {
         }
     }
 
-    static var allValueStrings: [String] { ["burst", "skip", "delay"] }
+    package static var allValueStrings: [String] { ["burst", "skip", "delay"] }
 
-    var defaultValueDescription: String {
+    package var defaultValueDescription: String {
         switch policy {
         case .burst: "burst"
         case .skip: "skip"
