@@ -7,32 +7,32 @@
 /// filter named by `filter` (``TimerFilter``, ``UserFilter``, ``DescriptorFilter``,
 /// ``SignalFilter``, ``ProcessFilter``).
 struct Knote {
+    // The fields are ordered so that the small ones share words: 96 bytes a knote.
     var ident: UInt
+    var udata: UInt
     var filter: KEvent.Filter
     /// The flag word, fixed at creation (a later EV_ADD does not change it), plus the bits
     /// the filter adds (EV_CLEAR for timers).
     var flags: KEvent.Flags
-    var udata: UInt
     var isEnabled: Bool
     /// On the ready queue, waiting to be returned.
     var isQueued = false
-
     /// Filter state: whether the event's condition holds (a user event is triggered, a
     /// timer has expirations to report).
     var isActive = false
+    /// Descriptor: the end of file was reached (EV_EOF).
+    var isEOF = false
+
     /// Saved filter flags: a timer's unit bits, a user event's 24 user flags.
     var sfflags: UInt32 = 0
+    /// Descriptor: the `fflags` to report with EV_EOF (the socket error).
+    var eventFFlags: UInt32 = 0
     /// Saved data: a timer's period or deadline as given, a user event's data, a descriptor's
     /// low-water mark.
     var sdata = 0
-
     /// Descriptor: the `data` of the last evaluation (bytes readable, free space, pending
     /// connections).
     var eventData = 0
-    /// Descriptor: the `fflags` to report with EV_EOF (the socket error).
-    var eventFFlags: UInt32 = 0
-    /// Descriptor: the end of file was reached (EV_EOF).
-    var isEOF = false
     /// Descriptor: the ``QueueState/pass`` of the last evaluation, so a knote is evaluated
     /// at most once per pass.
     var evaluatedPass: UInt32 = 0
