@@ -155,9 +155,8 @@ final class TimerCore: Sendable {
     func reschedule(_ handle: TimerHandle, to deadline: Int64) -> Bool {
         // A handle of another scheduler or clock names no timer here.
         guard handle.core === self else { return false }
-        guard case .once(let id) = handle.kind else {
-            preconditionFailure("reschedule takes a one-shot timer; cancel a periodic timer and start a new one")
-        }
+        // A periodic timer keeps its grid: to move it, cancel it and start another.
+        guard case .once(let id) = handle.kind else { return false }
         let (moved, wake) = timers.withLock { $0.reschedule(id, to: deadline) }
         if wake { wakeOwner() }
         return moved

@@ -110,7 +110,8 @@ public final class TimerScheduler: TimerScheduling {
 
     /// Moves a pending one-shot timer to a new deadline.
     ///
-    /// - Returns: false if the timer already fired or was cancelled (nothing changes).
+    /// - Returns: false if the timer already fired or was cancelled, or is periodic (nothing
+    ///   changes).
     /// - Complexity: O(1).
     @discardableResult
     public func reschedule(_ timer: TimerHandle, to deadline: KQueueClock.Instant) -> Bool {

@@ -20,7 +20,8 @@ public protocol TimerScheduling<Instant>: Sendable {
         _ body: @escaping @Sendable (TimerTick<Instant>) -> Void
     ) -> TimerHandle
 
-    /// Moves a pending one-shot timer; false if it already fired or was cancelled.
+    /// Moves a pending one-shot timer; false if it already fired or was cancelled, or is a
+    /// periodic timer (those keep their grid: cancel one and start another to move it).
     @discardableResult
     func reschedule(_ timer: TimerHandle, to deadline: Instant) -> Bool
 

@@ -316,4 +316,15 @@ struct ManualClockTests {
         #expect(throws: CancellationError.self) { try result.get() }
         #expect(clock.pendingCount == 0)
     }
+
+    @Test("reschedule refuses a periodic timer, which keeps its grid")
+    func rescheduleRefusesPeriodic() {
+        let clock = ManualClock()
+        let ticks = SchedulerLog<Int64>()
+        let periodic = clock.schedule(every: .nanoseconds(100)) { tick in ticks.append(tick.deadline.nanoseconds) }
+        #expect(!clock.reschedule(periodic, to: Instant(nanoseconds: 5)))
+        clock.advance(to: Instant(nanoseconds: 250))
+        #expect(ticks.values == [100, 200])
+        #expect(periodic.cancel())
+    }
 }
