@@ -1,3 +1,5 @@
+import KQueue
+
 /// What a periodic timer does when it falls behind its grid (its thread was busy or the
 /// machine was suspended).
 ///
@@ -62,7 +64,7 @@ struct TickGrid {
     mutating func advance(now: Int64) -> (deadline: Int64, missed: Int) {
         let due = nextDeadline
         // The last grid point at or before now.
-        let latest = max(next, start.distance(to: now) / period)
+        let latest = max(next, start.distanceSaturating(to: now) / period)
         let behind = Int(latest - next)
         switch policy {
         case .burst:
@@ -81,13 +83,5 @@ struct TickGrid {
             next = 1
             return (deadline, behind)
         }
-    }
-}
-
-extension Int64 {
-    /// The distance from `self` to `other`, clamped to the representable range.
-    func distance(to other: Int64) -> Int64 {
-        let (difference, overflow) = other.subtractingReportingOverflow(self)
-        return overflow ? (other > self ? .max : .min) : difference
     }
 }

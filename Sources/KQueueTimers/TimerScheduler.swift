@@ -191,14 +191,14 @@ extension TimerScheduler {
                 changes.removeAll(keepingCapacity: true)
                 if let next = step.next {
                     let due = max(next, earliest)
-                    if spin > 0 && due.distance(to: now) > -spin {
+                    if spin > 0 && due.distanceSaturating(to: now) > -spin {
                         // Within the spin window: wait on the clock, not in the kernel.
                         while KQueueClock.nanosecondsNow() < due {}
                         continue
                     }
                     let wake = due - spin
                     if wake != armed {
-                        let delay = max(KQueueClock.nanosecondsNow().distance(to: wake), 1)
+                        let delay = max(KQueueClock.nanosecondsNow().distanceSaturating(to: wake), 1)
                         changes.append(
                             KEvent(
                                 ident: TimerScheduler.eventIdent,

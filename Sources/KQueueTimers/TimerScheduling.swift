@@ -1,3 +1,5 @@
+import KQueue
+
 /// The scheduling API shared by ``TimerScheduler`` (real time) and ``ManualClock`` (virtual
 /// time), so code that uses timers can be tested deterministically.
 public protocol TimerScheduling<Instant>: Sendable {
@@ -64,7 +66,7 @@ extension TimerInstant {
     }
 
     public func duration(to other: Self) -> Duration {
-        .nanoseconds(nanoseconds.distance(to: other.nanoseconds))
+        .nanoseconds(nanoseconds.distanceSaturating(to: other.nanoseconds))
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
@@ -98,12 +100,5 @@ extension Duration {
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
         return scaled.addingSaturating(attoseconds / 1_000_000_000)
-    }
-}
-
-extension Int64 {
-    func addingSaturating(_ other: Int64) -> Int64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }

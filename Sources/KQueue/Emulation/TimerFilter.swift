@@ -108,7 +108,7 @@ enum TimerFilter: EmulatedFilter {
                 // Converted once to the monotonic clock, reading both clocks now: the change may
                 // come late in a long changelist, and the monotonic read after the wall-clock
                 // read can only make the deadline later, never earlier.
-                let delay = SystemClock.realtime().distance(to: nanoseconds)
+                let delay = SystemClock.realtime().distanceSaturating(to: nanoseconds)
                 if delay > 0 { deadline = SystemClock.monotonic().addingSaturating(delay) }
             } else {
                 deadline = now.addingSaturating(nanoseconds)
@@ -124,19 +124,6 @@ enum TimerFilter: EmulatedFilter {
         queue.knotes[knote].expirations = 0
         queue.knotes[knote].isActive = false
         return nil
-    }
-}
-
-extension Int64 {
-    /// The distance from `self` to `other`, clamped to the representable range.
-    func distance(to other: Int64) -> Int64 {
-        let (difference, overflow) = other.subtractingReportingOverflow(self)
-        return overflow ? (other > self ? .max : .min) : difference
-    }
-
-    func addingSaturating(_ other: Int64) -> Int64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? (other > 0 ? .max : .min) : sum
     }
 }
 #endif
