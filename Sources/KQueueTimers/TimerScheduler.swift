@@ -40,6 +40,11 @@ public final class TimerScheduler: TimerScheduling {
     /// The ident of the scheduler's EVFILT_TIMER and of its EVFILT_USER wake-up event.
     private static let eventIdent: UInt = 1
 
+    /// Wakes the scheduler's thread: triggers its EVFILT_USER event.
+    private static func wake(_ queue: KQueue) {
+        try? queue.kevent(changes: [KEvent(ident: eventIdent, filter: .user, fflags: .trigger)])
+    }
+
     /// Creates a scheduler and starts its thread.
     ///
     /// - Parameters:
@@ -56,10 +61,7 @@ public final class TimerScheduler: TimerScheduling {
         try queue.kevent(changes: [
             KEvent(ident: Self.eventIdent, filter: .user, flags: [.add, .clear])
         ])
-        let wake: @Sendable () -> Void = {
-            try? queue.kevent(changes: [KEvent(ident: Self.eventIdent, filter: .user, fflags: .trigger)])
-        }
-        let core = TimerCore(now: KQueueClock.nanosecondsNow(), wake: wake)
+        let core = TimerCore(now: KQueueClock.nanosecondsNow(), wake: { Self.wake(queue) })
         let loop = Loop(
             core: core,
             queue: queue,
@@ -131,9 +133,7 @@ public final class TimerScheduler: TimerScheduling {
             defer { timers.isShutDown = true }
             return !timers.isShutDown
         }
-        if first {
-            try? queue.kevent(changes: [KEvent(ident: Self.eventIdent, filter: .user, fflags: .trigger)])
-        }
+        if first { Self.wake(queue) }
         thread.join()
     }
 }
