@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import KQueue
 
 /// The clock of ``TimerScheduler``: the kernel clock its EVFILT_TIMER runs on, so an instant
 /// read here and a deadline armed in the kernel mean the same moment.
@@ -46,12 +42,6 @@ public struct KQueueClock: Clock {
     }
 
     static func nanosecondsNow() -> Int64 {
-        #if canImport(Darwin)
-        return Int64(clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
-        #else
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) &* 1_000_000_000 &+ Int64(now.tv_nsec)
-        #endif
+        TimerClock.now()
     }
 }

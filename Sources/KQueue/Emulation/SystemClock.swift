@@ -12,9 +12,9 @@ internal import CKQueueShims
 /// the default clock of macOS's kqueue). Absolute deadlines are given on CLOCK_REALTIME
 /// and converted once, when they are registered.
 enum SystemClock {
-    /// Nanoseconds on CLOCK_MONOTONIC, the timeline of every timer deadline.
+    /// Nanoseconds on CLOCK_MONOTONIC, the timeline of every timer deadline (``TimerClock``).
     static func monotonic() -> Int64 {
-        read(CLOCK_MONOTONIC)
+        TimerClock.now()
     }
 
     /// Nanoseconds since the Unix epoch on CLOCK_REALTIME.

@@ -1,0 +1,25 @@
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+
+/// The clock relative EVFILT_TIMER events run on, in nanoseconds: CLOCK_UPTIME_RAW
+/// (mach_absolute_time) on Darwin, CLOCK_MONOTONIC elsewhere (the emulation's timerfd, and
+/// libkqueue's). Both stop while the machine is suspended. Code that arms a kernel timer at
+/// an instant reads this clock, so that the instant and the kernel agree.
+package enum TimerClock {
+    @inlinable
+    package static func now() -> Int64 {
+        #if canImport(Darwin)
+        return Int64(clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
+        #else
+        var now = timespec()
+        let result = clock_gettime(CLOCK_MONOTONIC, &now)
+        precondition(result == 0, "clock_gettime(CLOCK_MONOTONIC) failed")
+        return Int64(now.tv_sec) &* 1_000_000_000 &+ Int64(now.tv_nsec)
+        #endif
+    }
+}
