@@ -1,3 +1,4 @@
+internal import CKQueueShims
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)
@@ -11,7 +12,6 @@ import Darwin
 /// libkqueue's). Both stop while the machine is suspended. Code that arms a kernel timer at
 /// an instant reads this clock, so that the instant and the kernel agree.
 package enum TimerClock {
-    @inlinable
     package static func now() -> Int64 {
         #if canImport(Darwin)
         return Int64(clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
