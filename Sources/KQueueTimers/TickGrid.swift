@@ -47,14 +47,17 @@ struct TickGrid {
         self.policy = policy
     }
 
-    /// The deadline of the next tick (`Int64.max` past the end of time).
-    var nextDeadline: Int64 {
+    /// The deadline of the next tick, or nil when it lies beyond `Int64.max` nanoseconds:
+    /// the timer has no next tick, and ends.
+    var nextDeadline: Int64? {
         deadline(ofTick: next)
     }
 
-    private func deadline(ofTick index: Int64) -> Int64 {
+    private func deadline(ofTick index: Int64) -> Int64? {
         let (offset, overflow) = index.multipliedReportingOverflow(by: period)
-        return overflow ? .max : start.addingSaturating(offset)
+        if overflow { return nil }
+        let (deadline, beyond) = start.addingReportingOverflow(offset)
+        return beyond ? nil : deadline
     }
 
     /// Takes the tick to deliver now that the next tick is due at `now`, per the policy,
@@ -62,7 +65,8 @@ struct TickGrid {
     ///
     /// - Returns: the delivered tick's grid deadline and the number of ticks it skipped.
     mutating func advance(now: Int64) -> (deadline: Int64, missed: Int) {
-        let due = nextDeadline
+        // Only a tick that has a deadline is ever due.
+        let due = nextDeadline ?? .max
         // The last grid point at or before now.
         let latest = max(next, start.distanceSaturating(to: now) / period)
         let behind = Int(latest - next)
@@ -72,13 +76,13 @@ struct TickGrid {
             return (due, 0)
         case .skip:
             next = latest + 1
-            return (deadline(ofTick: latest), behind)
+            return (deadline(ofTick: latest) ?? due, behind)
         case .delay:
             guard behind > 0 else {
                 next += 1
                 return (due, 0)
             }
-            let deadline = deadline(ofTick: latest)
+            let deadline = deadline(ofTick: latest) ?? due
             start = now
             next = 1
             return (deadline, behind)

@@ -23,8 +23,10 @@ public struct TimerTicks<Scheduler: TimerScheduling>: AsyncSequence, Sendable {
 
         /// The next tick, or nil once the task is cancelled (or the scheduler shut down).
         public mutating func next() async -> Element? {
+            // A grid whose next tick lies beyond the end of time has ended.
+            guard let next = grid.nextDeadline else { return nil }
             do {
-                try await scheduler.sleep(until: Scheduler.Instant(nanoseconds: grid.nextDeadline))
+                try await scheduler.sleep(until: Scheduler.Instant(nanoseconds: next))
             } catch {
                 return nil
             }

@@ -9,7 +9,7 @@ import Synchronization
 import Darwin
 #endif
 
-/// `kqtimer every`: a periodic timer on the TimerScheduler, printed tick by tick.
+/// `kqtimer every`: a periodic timer on the KQueueLoop, printed tick by tick.
 package struct Every: ParsableCommand {
     package static let configuration = CommandConfiguration(
         abstract: "Run a periodic timer on the scheduler and print each tick's lateness.",
@@ -39,7 +39,7 @@ package struct Every: ParsableCommand {
     }
 
     package func run() throws {
-        let scheduler = try TimerScheduler(spin: spin?.duration ?? .zero)
+        let scheduler = try KQueueLoop(spin: spin?.duration ?? .zero)
         defer { scheduler.shutdown() }
         let start = scheduler.now
         let ticks = Atomic<Int>(0)

@@ -7,7 +7,7 @@ import KQueueTimers
 import Testing
 
 /// Behaviour of periodic timers (`schedule(every:)`): exact grid and missed-tick policies on a
-/// ``ManualClock``, plus real-time checks on a ``TimerScheduler``.
+/// ``ManualClock``, plus real-time checks on a ``KQueueLoop``.
 @Suite("Periodic timers")
 struct PeriodicTimerTests {
     typealias Instant = ManualClock.Instant
@@ -221,7 +221,7 @@ struct PeriodicTimerTests {
 
     @Test("Real time: a 10 ms periodic timer ticks on its grid, never early, about once per period")
     func realTimeGrid() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let period: Int64 = 10_000_000
         let start = scheduler.now.nanoseconds
@@ -257,7 +257,7 @@ struct PeriodicTimerTests {
         arguments: PeriodicTimerTests.policies
     )
     func realTimeStall(policy: MissedTickPolicy) async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let period: Int64 = 10_000_000
         let start = scheduler.now.nanoseconds
@@ -329,7 +329,7 @@ struct PeriodicTimerTests {
         "Real time: a delay-policy timer that misses no tick stays on its grid",
     )
     func delayWithoutMissesKeepsGrid() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let period: Int64 = 10_000_000
         let start = scheduler.now.nanoseconds
@@ -359,7 +359,7 @@ struct PeriodicTimerTests {
 
     @Test("Real time: cancelling from inside the tick callback stops the ticks")
     func realTimeCancelFromCallback() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let ticks = SchedulerCounter()
         let handle = SchedulerBox<TimerHandle?>(nil)

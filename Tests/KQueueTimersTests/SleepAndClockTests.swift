@@ -34,7 +34,7 @@ struct SleepAndClockTests {
             previous = now
         }
         #expect(wentBack == 0)
-        let scheduler = TimerScheduler.shared
+        let scheduler = KQueueLoop.shared
         let before = schedulerMonotonicNow()
         let now = scheduler.now.nanoseconds
         #expect(now >= before && now <= schedulerMonotonicNow())
@@ -42,10 +42,10 @@ struct SleepAndClockTests {
 
     @Test("KQueueClock defaults to the shared scheduler, has a 1 ns resolution, and its instants saturate")
     func clockBasics() throws {
-        #expect(KQueueClock().scheduler === TimerScheduler.shared)
-        let scheduler = try TimerScheduler()
+        #expect(KQueueClock().loop === KQueueLoop.shared)
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
-        #expect(KQueueClock(scheduler: scheduler).scheduler === scheduler)
+        #expect(KQueueClock(loop: scheduler).loop === scheduler)
         #expect(KQueueClock().minimumResolution == .nanoseconds(1))
 
         let instant = KQueueClock.Instant(nanoseconds: 1_000)
@@ -83,9 +83,9 @@ struct SleepAndClockTests {
         #expect(clock.now.nanoseconds - start.nanoseconds < Self.lateness)
     }
 
-    @Test("TimerScheduler.sleep(for:) and sleep(until:) resume at or after the deadline")
+    @Test("KQueueLoop.sleep(for:) and sleep(until:) resume at or after the deadline")
     func schedulerSleep() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let start = scheduler.now
         try await scheduler.sleep(for: .milliseconds(10))
@@ -98,7 +98,7 @@ struct SleepAndClockTests {
 
     @Test("100 concurrent sleepers on one scheduler all resume, none early")
     func concurrentSleepers() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let early = try await withThrowingTaskGroup(of: Int64.self) { group in
             for _ in 0..<100 {
@@ -116,9 +116,9 @@ struct SleepAndClockTests {
 
     @Test("Cancelling a task sleeping for 60 s ends it promptly with CancellationError; pendingCount drops at once")
     func cancelLongSleep() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
-        let clock = KQueueClock(scheduler: scheduler)
+        let clock = KQueueClock(loop: scheduler)
         let other = scheduler.schedule(after: .seconds(60)) {}
         let sleeper = Task { try await Task.sleep(for: .seconds(60), clock: clock) }
         #expect(await schedulerEventually { scheduler.pendingCount == 2 })
@@ -135,11 +135,11 @@ struct SleepAndClockTests {
 
     @Test("Sleeping in an already cancelled task throws CancellationError at once and leaves no timer")
     func sleepWhenAlreadyCancelled() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            try await Task.sleep(for: .seconds(60), clock: KQueueClock(scheduler: scheduler))
+            try await Task.sleep(for: .seconds(60), clock: KQueueClock(loop: scheduler))
         }
         let result = await task.result
         #expect(throws: CancellationError.self) { try result.get() }
@@ -148,7 +148,7 @@ struct SleepAndClockTests {
 
     @Test("Sleeps cancelled around their deadline each end exactly once, by returning or by CancellationError")
     func cancelRacesFire() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let outcomes = try await withThrowingTaskGroup(of: (returned: Bool, early: Bool).self) { group in
             for _ in 0..<300 {
@@ -179,7 +179,7 @@ struct SleepAndClockTests {
 
     @Test("ticks(every: 10 ms) yields ticks on the grid, never early, and ends when the iterating task is cancelled")
     func ticksSequence() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let period: Int64 = 10_000_000
         let start = scheduler.now

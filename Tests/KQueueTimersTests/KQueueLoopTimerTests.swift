@@ -1,10 +1,10 @@
 import KQueueTimers
 import Testing
 
-/// Behaviour of ``TimerScheduler`` in real time. Assertions are about behaviour: a timer never
+/// Behaviour of ``KQueueLoop`` in real time. Assertions are about behaviour: a timer never
 /// fires before its deadline (strict), lateness only within a generous bound, since the
 /// machine is shared and noisy.
-@Suite("TimerScheduler")
+@Suite("KQueueLoop")
 struct TimerSchedulerTests {
     /// Lateness tolerated before calling a timer lost (not a performance target).
     static let lateness: Int64 = 10_000_000_000
@@ -13,7 +13,7 @@ struct TimerSchedulerTests {
 
     @Test("A one-shot timer fires exactly once, never before its deadline")
     func oneShotFiresOnceNotEarly() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let fired = SchedulerLog<Int64>()
         let deadline = scheduler.now.advanced(by: .milliseconds(100))
@@ -35,7 +35,7 @@ struct TimerSchedulerTests {
 
     @Test("schedule(after:) never fires before the delay and a past deadline fires promptly")
     func afterDelayAndPastDeadline() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let afterFired = SchedulerLog<Int64>()
         let start = scheduler.now
@@ -58,7 +58,7 @@ struct TimerSchedulerTests {
 
     @Test("10,000 timers with random deadlines fire exactly once each, in deadline order, equal deadlines first-in first-out")
     func manyTimersFireInOrder() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let count = 10_000
         // Hold the scheduler's thread while the timers are scheduled, so that the order of
@@ -105,7 +105,7 @@ struct TimerSchedulerTests {
 
     @Test("Callbacks run serially, all on the scheduler's one thread")
     func callbacksAreSerial() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let threads = SchedulerLog<Int32>()
         let running = SchedulerCounter()
@@ -128,7 +128,7 @@ struct TimerSchedulerTests {
 
     @Test("Callbacks can schedule, cancel and reschedule timers on their own scheduler")
     func reentrantCallbacks() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         // A chain of 100 timers, each scheduled by the previous callback.
         let chain = SchedulerLog<(deadline: Int64, at: Int64)>()
@@ -166,7 +166,7 @@ struct TimerSchedulerTests {
 
     @Test("A scheduler with a spin window fires timers and ticks in order, never early")
     func spinScheduler() async throws {
-        let scheduler = try TimerScheduler(spin: .microseconds(200))
+        let scheduler = try KQueueLoop(spin: .microseconds(200))
         defer { scheduler.shutdown() }
         let fires = SchedulerLog<(deadline: Int64, at: Int64)>()
         let start = scheduler.now
@@ -186,11 +186,11 @@ struct TimerSchedulerTests {
     }
 
     @Test(
-        "Dense timers under coalescing all fire, in deadline order, never early",
+        "Dense timers sharing wake-ups within a tolerance all fire, in deadline order, never early",
         arguments: [Duration.zero, .milliseconds(2)]
     )
-    func coalescedWakeUps(coalescing: Duration) async throws {
-        let scheduler = try TimerScheduler(coalescing: coalescing)
+    func coalescedWakeUps(tolerance: Duration) async throws {
+        let scheduler = try KQueueLoop(tolerance: tolerance)
         defer { scheduler.shutdown() }
         let fires = SchedulerLog<(deadline: Int64, at: Int64)>()
         let start = scheduler.now.advanced(by: .milliseconds(20))
@@ -209,7 +209,7 @@ struct TimerSchedulerTests {
 
     @Test("Cancelling before the fire returns true and the callback never runs")
     func cancelBeforeFire() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let fired = SchedulerCounter()
         let handle = scheduler.schedule(after: .milliseconds(300)) { fired.increment() }
@@ -226,7 +226,7 @@ struct TimerSchedulerTests {
 
     @Test("Cancelling after the fire returns false; a double cancel returns true only once")
     func cancelAfterFireAndTwice() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let fired = SchedulerCounter()
         let handle = scheduler.schedule(after: .milliseconds(5)) { fired.increment() }
@@ -244,7 +244,7 @@ struct TimerSchedulerTests {
 
     @Test("A stale handle never cancels, moves or reveals a later timer that reuses its slot")
     func staleHandle() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         // Cancelled, then a new timer takes the freed entry.
         let stale = scheduler.schedule(after: .seconds(60)) {}
@@ -272,7 +272,7 @@ struct TimerSchedulerTests {
 
     @Test("Reschedule moves a pending timer later and earlier, and returns false once it fired")
     func reschedule() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let laterFired = SchedulerLog<Int64>()
         let later = scheduler.schedule(after: .milliseconds(200)) { laterFired.append(KQueueClock().now.nanoseconds) }
@@ -309,7 +309,7 @@ struct TimerSchedulerTests {
 
     @Test("An earlier timer scheduled from another thread while the scheduler sleeps on a far deadline fires on time")
     func wakeUpForEarlierTimer() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let far = SchedulerCounter()
         let farHandle = scheduler.schedule(after: .seconds(3600)) { far.increment() }
@@ -335,7 +335,7 @@ struct TimerSchedulerTests {
 
     @Test("Concurrent schedule and cancel from 4 threads: cancel true means never fired, false means fired exactly once")
     func concurrentScheduleAndCancel() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let threadCount = 4
         let operations = schedulerUnderThreadSanitizer ? 2_500 : 20_000
@@ -407,7 +407,7 @@ struct TimerSchedulerTests {
 
     @Test("pendingCount counts pending timers and returns to zero")
     func pendingCount() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         #expect(scheduler.pendingCount == 0)
         let far = (0..<100).map { _ in scheduler.schedule(after: .seconds(60)) {} }
@@ -426,7 +426,7 @@ struct TimerSchedulerTests {
 
     @Test("Shutdown cancels pending timers, periodic timers and sleeps")
     func shutdownCancelsEverything() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         let fired = SchedulerCounter()
         let oneShot = scheduler.schedule(after: .seconds(3600)) { fired.increment() }
         let ticks = SchedulerCounter()
@@ -450,7 +450,7 @@ struct TimerSchedulerTests {
 
     @Test("After shutdown, scheduling returns a handle that is not pending and never fires")
     func scheduleAfterShutdown() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         scheduler.shutdown()
         let fired = SchedulerCounter()
         let now = scheduler.schedule(at: scheduler.now) { fired.increment() }
@@ -471,11 +471,11 @@ struct TimerSchedulerTests {
 
     @Test("Shutdown twice, and from two threads at once, is harmless")
     func shutdownTwice() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         scheduler.shutdown()
         scheduler.shutdown()
 
-        let other = try TimerScheduler()
+        let other = try KQueueLoop()
         let fired = SchedulerCounter()
         other.schedule(after: .seconds(3600)) { fired.increment() }
         let threads = (0..<2).map { _ in SchedulerTestThread { other.shutdown() } }
@@ -488,7 +488,7 @@ struct TimerSchedulerTests {
 
     @Test("Shutdown from inside a callback stops the scheduler: later timers never fire, sleeps end, the thread exits")
     func shutdownFromCallback() async throws {
-        let scheduler = try TimerScheduler()
+        let scheduler = try KQueueLoop()
         let later = SchedulerCounter()
         scheduler.schedule(after: .seconds(3600)) { later.increment() }
         let sleeper = Task { try await scheduler.sleep(for: .seconds(60)) }
@@ -516,11 +516,11 @@ struct TimerSchedulerTests {
 
     @Test("After shutdown and release the scheduler is freed and its thread has exited")
     func shutdownAndRelease() async throws {
-        weak var weakScheduler: TimerScheduler?
+        weak var weakScheduler: KQueueLoop?
         let thread = SchedulerBox<Int32>(0)
         let handle: TimerHandle
         do {
-            let scheduler = try TimerScheduler()
+            let scheduler = try KQueueLoop()
             weakScheduler = scheduler
             let ran = SchedulerCounter()
             scheduler.schedule(at: scheduler.now) {
@@ -540,11 +540,11 @@ struct TimerSchedulerTests {
 
     @Test("Releasing the last reference without shutdown stops the scheduler: its timers never fire")
     func releaseWithoutShutdown() async throws {
-        weak var weakScheduler: TimerScheduler?
+        weak var weakScheduler: KQueueLoop?
         let fired = SchedulerCounter()
         let thread = SchedulerBox<Int32>(0)
         do {
-            let scheduler = try TimerScheduler()
+            let scheduler = try KQueueLoop()
             weakScheduler = scheduler
             scheduler.schedule(at: scheduler.now) { thread.withLock { $0 = schedulerThreadID() } }
             #expect(await schedulerEventually { thread.withLock { $0 } != 0 })

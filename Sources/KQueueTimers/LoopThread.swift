@@ -1,4 +1,5 @@
 import KQueue
+import SystemPackage
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,18 +8,22 @@ import Synchronization
 import Darwin
 #endif
 
-/// The thread a ``TimerScheduler`` runs its loop and callbacks on.
-final class SchedulerThread: Sendable {
+/// The thread a ``KQueueLoop`` runs on.
+final class LoopThread: Sendable {
     private let handle = Locked<pthread_t?>(nil)
     /// ``currentThreadID()`` of the running thread, 0 before it starts.
     private let id = Atomic<UInt>(0)
 
-    /// Starts a thread that runs `body`.
-    init(_ body: @escaping @Sendable () -> Void) {
+    init() {}
+
+    /// Starts the thread, which runs `body`; called once.
+    ///
+    /// - Throws: `Errno` if the system cannot create a thread.
+    func start(_ body: @escaping @Sendable () -> Void) throws(Errno) {
         final class Start: Sendable {
             let body: @Sendable () -> Void
-            let thread: SchedulerThread
-            init(body: @escaping @Sendable () -> Void, thread: SchedulerThread) {
+            let thread: LoopThread
+            init(body: @escaping @Sendable () -> Void, thread: LoopThread) {
                 self.body = body
                 self.thread = thread
             }
@@ -40,7 +45,10 @@ final class SchedulerThread: Sendable {
             },
             start
         )
-        precondition(result == 0, "pthread_create failed with error \(result)")
+        guard result == 0 else {
+            Unmanaged<AnyObject>.fromOpaque(start).release()
+            throw Errno(rawValue: result)
+        }
         #if canImport(Glibc)
         handle.withLock { $0 = thread }
         #else

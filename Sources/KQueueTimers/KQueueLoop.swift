@@ -1,0 +1,372 @@
+import KQueue
+import Synchronization
+import SystemPackage
+
+/// An event loop: one thread that owns one ``KQueue`` and one ``TimerWheel``, and runs the
+/// jobs, tasks, actors and timers given to it, one at a time.
+///
+/// Code on the loop's thread schedules and cancels timers with no lock and no atomic
+/// read-modify-write, as in libev or a current-thread tokio runtime; other threads reach the
+/// loop through a lock held only to append to its inbox, and wake it at most once per batch.
+/// With nothing to do the loop sleeps in the kernel, until its next timer (within the
+/// timers' tolerances) or a wake-up: no polling, no periodic tick.
+///
+/// It is a `SerialExecutor` and a `TaskExecutor`, so tasks and actors run their code on it:
+///
+/// ```swift
+/// let loop = try KQueueLoop()
+/// let task = Task(executorPreference: loop) {
+///     try await loop.sleep(for: .milliseconds(10))   // no thread hop: the wheel is right here
+///     return loop.isCurrent                          // true
+/// }
+/// ```
+///
+/// Each turn of the loop takes the messages other threads sent, runs the jobs that are
+/// ready, runs the timers that are due (in deadline order, first-in first-out among equal
+/// deadlines, never early), then sleeps in `kevent` until the next wake-up.
+public final class KQueueLoop: @unchecked Sendable {
+    // @unchecked: all state is in `core` (atomics, a locked inbox, and loop-confined state
+    // reached only on the loop's thread) and `thread`.
+
+    /// The process-wide loop, created on first use; ``KQueueClock`` sleeps on it by default.
+    public static let shared: KQueueLoop = {
+        do {
+            return try KQueueLoop()
+        } catch {
+            fatalError("KQueueLoop.shared: cannot start the loop: \(error)")
+        }
+    }()
+
+    let core: LoopCore
+    private let thread = LoopThread()
+
+    /// Creates a loop and starts its thread.
+    ///
+    /// - Parameters:
+    ///   - tolerance: the tolerance of timers scheduled without one: how late past its
+    ///     deadline the loop may run such a timer so that dense deadlines share a wake-up.
+    ///     A lone timer is not delayed (see ``schedule(at:tolerance:_:)``). Zero wakes for
+    ///     every distinct deadline.
+    ///   - spin: how long before each wake-up to stop sleeping in the kernel and spin on the
+    ///     clock instead. Zero (the default) sleeps until the deadline. About 50 µs cuts
+    ///     lateness to a few microseconds, at the price of up to that much CPU per wake-up. A
+    ///     spinning loop still notices new messages and ``shutdown()``.
+    /// - Throws: `Errno` if the kernel queue or the thread cannot be created.
+    public init(tolerance: Duration = .microseconds(100), spin: Duration = .zero) throws(Errno) {
+        let queue = try KQueue()
+        do {
+            try queue.kevent(changes: [
+                KEvent(ident: LoopInbox.wakeIdent, filter: .user, flags: [.add, .clear])
+            ])
+        } catch {
+            queue.close()
+            throw error
+        }
+        core = LoopCore(
+            queue: queue,
+            defaultToleranceClass: ToleranceClasses.of(tolerance.nanosecondsRoundedUp),
+            spin: max(spin.nanosecondsRoundedUp, 0)
+        )
+        core.loop = self
+        do {
+            try thread.start { [core] in core.run() }
+        } catch {
+            queue.close()
+            throw error
+        }
+    }
+
+    deinit {
+        shutdown()
+    }
+
+    /// Whether the caller runs on the loop's thread.
+    public var isCurrent: Bool {
+        core.isCurrent
+    }
+
+    /// The current instant of the loop's clock (``KQueueClock``).
+    public var now: KQueueClock.Instant {
+        KQueueClock.Instant(nanoseconds: TimerClock.now())
+    }
+
+    /// Runs `body` on the loop's thread. Jobs run in the order they were submitted from any
+    /// one thread; a job submitted on the loop runs after the jobs already waiting.
+    ///
+    /// - Returns: false if the loop has shut down (the job is dropped).
+    /// - Complexity: O(1). From another thread, a lock held only to append the job, and at
+    ///   most one wake-up of the loop per batch.
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
+        core.submit(.closure(body))
+    }
+
+    /// Stops the loop: every pending timer is cancelled (sleeping tasks resume with
+    /// `CancellationError`, and run to their next suspension on the loop), later jobs are
+    /// refused, the thread ends and the kernel queue is closed. No timer callback starts
+    /// after this returns.
+    ///
+    /// Safe to call more than once, from any thread and from the loop itself; from another
+    /// thread it returns once the loop's thread has ended.
+    public func shutdown() {
+        core.requestStop()
+        if !thread.isCurrent { thread.join() }
+    }
+}
+
+/// The part of a loop that its handles, its thread and other threads share. It is immortal
+/// (a ``TimerOwner``): handles refer to it without a reference count.
+final class LoopCore: TimerOwner, @unchecked Sendable {
+    // @unchecked: `state` is reached only on the loop's thread, while it runs (`isCurrent`);
+    // `loop` is set once before the thread starts; the rest is atomic or locked.
+    let inbox: LoopInbox
+    let board = TimerBoard()
+    let queue: KQueue
+    let defaultToleranceClass: UInt8
+    let spin: Int64
+    unowned(unsafe) var loop: KQueueLoop?
+    private let threadID = Atomic<UInt>(0)
+    private let stopRequested = Atomic<Bool>(false)
+    /// The loop's own state, while its thread runs.
+    private(set) var state: UnsafeMutablePointer<LoopState>?
+
+    init(queue: KQueue, defaultToleranceClass: UInt8, spin: Int64) {
+        self.queue = queue
+        self.inbox = LoopInbox(queue: queue)
+        self.defaultToleranceClass = defaultToleranceClass
+        self.spin = spin
+    }
+
+    @inline(__always)
+    var isCurrent: Bool {
+        threadID.load(ordering: .relaxed) == currentThreadID()
+    }
+
+    var isStopRequested: Bool {
+        stopRequested.load(ordering: .acquiring)
+    }
+
+    func requestStop() {
+        if !stopRequested.exchange(true, ordering: .acquiringAndReleasing) { inbox.wake() }
+    }
+
+    /// Runs a job on the loop: at once into the ready list on the loop's thread, through the
+    /// inbox from another.
+    ///
+    /// - Returns: false if the loop no longer takes jobs.
+    @inline(__always)
+    func submit(_ job: LoopJob) -> Bool {
+        if isCurrent, let state {
+            state.pointee.ready.append(job)
+            return true
+        }
+        return inbox.send(.job(job))
+    }
+
+    // MARK: The loop's thread
+
+    /// The loop's thread: turns until a stop is requested, then stops.
+    func run() {
+        let state = UnsafeMutablePointer<LoopState>.allocate(capacity: 1)
+        state.initialize(to: LoopState(now: TimerClock.now(), board: board))
+        self.state = state
+        threadID.store(currentThreadID(), ordering: .releasing)
+        defer {
+            threadID.store(0, ordering: .releasing)
+            self.state = nil
+            state.deinitialize(count: 1)
+            state.deallocate()
+            queue.close()
+        }
+        var turn = Turn(core: self, state: state)
+        while !isStopRequested {
+            turn.run()
+        }
+        turn.stop()
+    }
+
+    /// One loop's thread's working set, reused from turn to turn.
+    private struct Turn: ~Copyable {
+        unowned(unsafe) let core: LoopCore
+        let state: UnsafeMutablePointer<LoopState>
+        let serialExecutor: UnownedSerialExecutor
+        let taskExecutor: UnownedTaskExecutor
+        var incoming: [LoopMessage] = []
+        var running: [LoopJob] = []
+        var firings: [Firing] = []
+        var events = [KEvent](repeating: KEvent(), count: 16)
+        /// Turns in a row that ended with jobs still ready: the kernel is polled every 64th.
+        var busyTurns = 0
+
+        init(core: LoopCore, state: UnsafeMutablePointer<LoopState>) {
+            self.core = core
+            self.state = state
+            guard let loop = core.loop else { preconditionFailure("KQueueLoop: the loop runs before it exists") }
+            serialExecutor = loop.asUnownedSerialExecutor()
+            taskExecutor = loop.asUnownedTaskExecutor()
+        }
+
+        /// Messages, then jobs, then timers, then a wait in the kernel.
+        mutating func run() {
+            takeMessages()
+            runJobs()
+            runTimers()
+            if core.isStopRequested { return }
+            if !state.pointee.ready.isEmpty {
+                busyTurns &+= 1
+                if busyTurns & 63 == 0 { wait(timeout: 0) }
+                return
+            }
+            busyTurns = 0
+            guard let wake = state.pointee.timers.nextWake else {
+                wait(timeout: nil)
+                return
+            }
+            let now = TimerClock.now()
+            guard wake > now else { return }
+            if core.spin > 0 && now.distanceSaturating(to: wake) <= core.spin {
+                spin(until: wake)
+            } else {
+                wait(timeout: now.distanceSaturating(to: wake) - core.spin)
+            }
+        }
+
+        mutating func takeMessages() {
+            core.inbox.take(into: &incoming)
+            for message in incoming { state.pointee.handle(message) }
+            incoming.removeAll(keepingCapacity: true)
+        }
+
+        /// Runs the jobs ready at the start; jobs they submit run in the next turn.
+        mutating func runJobs() {
+            swap(&running, &state.pointee.ready)
+            for job in running {
+                switch job {
+                case .closure(let body): body()
+                case .task(let job): job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
+                }
+            }
+            running.removeAll(keepingCapacity: true)
+        }
+
+        mutating func runTimers() {
+            guard state.pointee.timers.collectDue(now: TimerClock.now(), into: &firings) > 0 else { return }
+            for firing in firings {
+                // No callback starts once shutdown() was called.
+                if core.isStopRequested { break }
+                firing.run()
+            }
+            firings.removeAll(keepingCapacity: true)
+        }
+
+        /// Sleeps in the kernel until an event, a wake-up or `timeout` nanoseconds (nil: no
+        /// limit); returns at once if messages arrived.
+        mutating func wait(timeout: Int64?) {
+            guard timeout == 0 || core.inbox.prepareToSleep() else { return }
+            defer { core.inbox.awake() }
+            do {
+                _ = try core.queue.kevent(changes: [], events: &events, timeout: timeout.map { .nanoseconds($0) })
+            } catch .interrupted {
+                return
+            } catch {
+                preconditionFailure("KQueueLoop: kevent failed: \(error)")
+            }
+        }
+
+        /// Spins on the clock until `deadline`, a message or a stop.
+        func spin(until deadline: Int64) {
+            while TimerClock.now() < deadline {
+                if core.isStopRequested || core.inbox.hasMessages { return }
+            }
+        }
+
+        /// The loop stops: refuse later messages, abandon every timer, run the jobs left
+        /// (tasks whose sleep was cancelled run to their next suspension).
+        mutating func stop() {
+            state.pointee.isStopping = true
+            for message in core.inbox.close() { state.pointee.handle(message) }
+            for work in state.pointee.timers.removeAll() { work.abandon() }
+            while !state.pointee.ready.isEmpty {
+                runJobs()
+            }
+        }
+    }
+
+    // MARK: TimerOwner
+
+    override func cancel(_ timer: TimerHandle.Kind) -> Bool {
+        switch timer {
+        case .local(let id):
+            if isCurrent, let state { return state.pointee.timers.cancel(id) }
+            guard board.cancel(id) else { return false }
+            _ = inbox.send(.removeLocal(id))
+            return true
+        case .remote(let remote):
+            guard remote.settle() else { return false }
+            if isCurrent, let state {
+                state.pointee.timers.remove(remote)
+            } else {
+                _ = inbox.send(.remove(remote))
+            }
+            return true
+        case .periodic(let periodic):
+            guard periodic.markCancelled() else { return false }
+            if isCurrent, let state {
+                state.pointee.timers.remove(periodic)
+            } else {
+                _ = inbox.send(.removePeriodic(periodic))
+            }
+            return true
+        }
+    }
+
+    override func isPending(_ timer: TimerHandle.Kind) -> Bool {
+        switch timer {
+        case .local(let id): board.isPending(id)
+        case .remote(let remote): remote.isPending
+        case .periodic(let periodic): !periodic.isCancelled
+        }
+    }
+}
+
+/// What only the loop's thread touches: its timers and its ready jobs.
+struct LoopState: ~Copyable {
+    var timers: LoopTimers
+    var ready: [LoopJob] = []
+    /// The loop is stopping: timers scheduled now are abandoned at once.
+    var isStopping = false
+
+    init(now: Int64, board: TimerBoard) {
+        timers = LoopTimers(now: now, board: board)
+    }
+
+    /// Carries out a message from another thread.
+    mutating func handle(_ message: LoopMessage) {
+        switch message {
+        case .job(let job):
+            ready.append(job)
+        case .schedule(let timer):
+            if isStopping {
+                timer.abandon()
+            } else {
+                timers.insert(timer)
+            }
+        case .remove(let timer):
+            timers.remove(timer)
+        case .removeLocal(let id):
+            timers.remove(id)
+        case .moveLocal(let id, let deadline):
+            _ = timers.reschedule(id, to: deadline)
+        case .moveRemote(let timer, let deadline):
+            _ = timers.reschedule(timer, to: deadline)
+        case .startPeriodic(let timer):
+            if isStopping {
+                _ = timer.markCancelled()
+            } else {
+                timers.start(timer)
+            }
+        case .removePeriodic(let timer):
+            timers.remove(timer)
+        }
+    }
+}
