@@ -23,3 +23,17 @@ package enum TimerClock {
         #endif
     }
 }
+
+/// How precisely the kernel ends the calling thread's timed waits.
+package enum TimerSlack {
+    /// Asks the kernel to end the calling thread's timed waits (such as a kevent timeout) as
+    /// close to their end as it can: 1 ns of slack instead of Linux's default 50 µs, which the
+    /// kernel would otherwise add to every wait to group wake-ups. A thread that chooses its
+    /// own wake-ups, within its timers' tolerances, does the grouping itself. Nothing to do on
+    /// Darwin, whose kevent timeouts carry no such default.
+    package static func makePrecise() {
+        #if os(Linux)
+        _ = ckq_set_timer_slack(1)
+        #endif
+    }
+}

@@ -171,6 +171,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         state.initialize(to: LoopState(now: TimerClock.now(), board: board))
         self.state = state
         threadID.store(currentThreadID(), ordering: .releasing)
+        // The loop chooses its wake-ups within its timers' tolerances: the kernel adds none.
+        TimerSlack.makePrecise()
         defer {
             threadID.store(0, ordering: .releasing)
             self.state = nil

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -55,6 +56,12 @@ static inline int ckq_ioctl_int(int fd, unsigned long request, int *value) {
 
 static inline int ckq_fcntl(int fd, int command) {
     return fcntl(fd, command);
+}
+
+// prctl(PR_SET_TIMERSLACK): how late the kernel may end the calling thread's timed waits
+// (50 µs by default), so that it can group wake-ups.
+static inline int ckq_set_timer_slack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
 }
 
 // siginfo_t's union members, which Swift cannot name portably.
