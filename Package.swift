@@ -16,6 +16,14 @@ let package = Package(
     ],
     traits: [
         .trait(
+            name: "ExperimentalExecutors",
+            description: """
+                KQueueLoop adopts Swift 6.3's experimental SchedulingExecutor (a plain Task.sleep \
+                on a task on the loop runs on its wheel) and can become the process's global \
+                executor. Built on unstable @_spi interfaces of the Swift runtime.
+                """
+        ),
+        .trait(
             name: "Libkqueue",
             description: """
                 Build the native kevent(2) path on Linux against libkqueue (found through \
@@ -48,7 +56,10 @@ let package = Package(
                 "KQueue",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: upcoming + [.define("KQ_INTERNAL_CHECKS", .when(configuration: .debug))]
+            swiftSettings: upcoming + [
+                .define("KQ_INTERNAL_CHECKS", .when(configuration: .debug)),
+                .define("KQ_EXPERIMENTAL_EXECUTORS", .when(traits: ["ExperimentalExecutors"])),
+            ]
         ),
         .executableTarget(
             name: "kqtimer",
@@ -65,10 +76,18 @@ let package = Package(
             dependencies: ["KQueue", "CKQueueShims", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: upcoming
         ),
+        // A program that installs a loop as the global executor: run by KQueueTimersTests in a
+        // process of its own.
+        .executableTarget(
+            name: "GlobalExecutorCheck",
+            dependencies: ["KQueueTimers"],
+            path: "Tests/GlobalExecutorCheck",
+            swiftSettings: upcoming + [.define("KQ_EXPERIMENTAL_EXECUTORS", .when(traits: ["ExperimentalExecutors"]))]
+        ),
         .testTarget(
             name: "KQueueTimersTests",
-            dependencies: ["KQueueTimers", "KQueue"],
-            swiftSettings: upcoming
+            dependencies: ["KQueueTimers", "KQueue", "GlobalExecutorCheck"],
+            swiftSettings: upcoming + [.define("KQ_EXPERIMENTAL_EXECUTORS", .when(traits: ["ExperimentalExecutors"]))]
         ),
         .testTarget(
             name: "kqtimerTests",

@@ -156,7 +156,7 @@ struct LoopTimers: ~Copyable {
             case .remote:
                 // Its own state decides when it runs.
                 firings.append(.once(timer.work))
-            case .closure, .sleeper:
+            case .closure, .sleeper, .job:
                 if board.claim(id) { firings.append(.once(timer.work)) }
             }
         }
@@ -173,7 +173,7 @@ struct LoopTimers: ~Copyable {
         tolerances = ToleranceClasses()
         return taken.compactMap { id, work in
             switch work {
-            case .closure, .sleeper: board.claim(id) ? work : nil
+            case .closure, .sleeper, .job: board.claim(id) ? work : nil
             case .periodic, .remote: work
             }
         }

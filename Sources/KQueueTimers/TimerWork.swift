@@ -12,6 +12,9 @@ enum TimerWork {
     case periodic(PeriodicTimer)
     /// A one-shot timer scheduled from another thread: its work and state are in the object.
     case remote(RemoteTimer)
+    /// A job of a task handed to the loop for later (a `SchedulingExecutor`'s delayed job):
+    /// when due it joins the loop's ready jobs.
+    case job(UnownedJob, LoopCore)
 
     /// Tells the work that it will never run: a sleeping task resumes with
     /// `CancellationError`, a periodic timer ends.
@@ -21,6 +24,8 @@ enum TimerWork {
         case .sleeper(let sleeper): sleeper.cancel()
         case .periodic(let timer): _ = timer.markCancelled()
         case .remote(let timer): timer.abandon()
+        // The loop stops: the job runs elsewhere rather than never, so its task goes on.
+        case .job(let job, _): globalConcurrentExecutor.enqueue(job)
         }
     }
 }
@@ -41,6 +46,7 @@ enum Firing {
             case .closure(let body): body()
             case .sleeper(let sleeper): sleeper.fire()
             case .remote(let timer): timer.run()
+            case .job(let job, let core): if !core.submit(.task(job)) { globalConcurrentExecutor.enqueue(job) }
             case .periodic: preconditionFailure("a periodic timer fires as a tick")
             }
         case .tick(let timer, let deadline, let missed, let isLast):
