@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "kqtimerTests",
-            dependencies: ["kqtimer", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["kqtimer", "KQueue", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcoming
         ),
     ],
