@@ -46,12 +46,14 @@ package struct EchoClient {
 
     package struct Report: Sendable, Equatable {
         package var connected = 0
-        /// Connects that failed for good: refused (after retrying), timed out, or otherwise.
+        /// Connects that failed for good: refused (after retrying), timed out, reset, or otherwise.
         package var failedConnects = 0
         /// Of those: refused after retrying for `connectRetry`.
         package var refused = 0
         /// Of those: timed out (ETIMEDOUT).
         package var connectTimedOut = 0
+        /// Of those: reset by the server (ECONNRESET), e.g. when its backlog overflowed.
+        package var connectReset = 0
         /// Refused connects that were tried again.
         package var retries = 0
         /// Connections the server reset (ECONNRESET, EPIPE) before their echoes were done.
@@ -218,6 +220,7 @@ package struct EchoClient {
             switch error {
             case .connectionRefused: report.refused += 1
             case .timedOut: report.connectTimedOut += 1
+            case .connectionReset: report.connectReset += 1
             default:
                 report.otherFailures += 1
                 report.lastOtherError = error

@@ -101,7 +101,7 @@ package struct EchoClientCommand: ParsableCommand {
     static func lines(_ report: EchoClient.Report, idleTimeout: Duration?) -> [String] {
         var lines = [
             "connections: \(report.connected) connected, \(report.failedConnects) failed "
-                + "(refused \(report.refused), timed out \(report.connectTimedOut)), "
+                + "(refused \(report.refused), timed out \(report.connectTimedOut), reset \(report.connectReset)), "
                 + "\(report.retries) refused connects retried, peak \(report.peakOpen) open at once",
             "echoes: \(report.echoes) in \(String(format3: report.echoSeconds)) s = \(Int(report.echoesPerSecond.rounded())) echoes/s, "
                 + "\(report.bytesVerified) bytes verified, \(report.mismatches) mismatches",
