@@ -4,6 +4,7 @@
 import Darwin
 #endif
 import ArgumentParser
+import KQueue  // re-exports Errno
 import Testing
 import kqtimer
 
@@ -101,6 +102,31 @@ struct EchoTests {
         #expect(statistics.idleClosed == 50)
         #expect(statistics.open == 0)
         #expect(statistics.errors == 0)
+    }
+
+    @Test("--host takes a name and an IPv6 address", arguments: ["localhost", "::1"])
+    func hosts(host: String) throws {
+        var serverConfiguration = EchoServer.Configuration()
+        serverConfiguration.host = host
+        serverConfiguration.port = 0
+        let result = Result { () throws(EchoError) in try EchoServer(serverConfiguration) }
+        if case .failure(let error) = result, error.errno == .addressNotAvailable || error.errno == .addressFamilyNotSupported {
+            return  // no IPv6 loopback on this machine
+        }
+        let server = try result.get()
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        if host == "::1" { #expect(server.address.description == "[::1]:\(server.port)") }
+
+        var clientConfiguration = EchoClient.Configuration()
+        clientConfiguration.host = host
+        clientConfiguration.port = server.port
+        clientConfiguration.connections = 5
+        clientConfiguration.echoes = 2
+        clientConfiguration.limit = .seconds(120)  // bounds a hang only
+        let report = try EchoClient(clientConfiguration).run()
+        server.stop()
+        thread.join()
+        #expect(report.connected == 5 && report.echoes == 10 && report.lost == 0)
     }
 
     @Test("connections past --max-connections are closed at once, and the client counts them as lost")
