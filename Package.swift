@@ -6,6 +6,12 @@ let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// `KQ_DOCS=1` adds swift-docc-plugin, for building the API documentation (README: "API
+// documentation"); a package that depends on this one never resolves or builds it.
+let documentation: [Package.Dependency] =
+    Context.environment["KQ_DOCS"] != nil
+    ? [.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0")] : []
+
 let package = Package(
     name: "kqtimer",
     platforms: [.macOS(.v15)],
@@ -34,7 +40,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-    ],
+    ] + documentation,
     targets: [
         .target(
             name: "CKQueueShims",
@@ -91,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "kqtimerTests",
-            dependencies: ["kqtimer", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["kqtimer", "KQueue", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcoming
         ),
     ],

@@ -8,7 +8,18 @@
 //
 // `KQ_BENCH_PEERS_ONLY=1` builds the `workloads` runner without the project's products
 // (only the peers: dispatch, nio, concurrency, libev), for when the root package does not build.
+//
+// libev is a peer from the system (Debian: `apt-get install libev-dev`). Without its header the
+// runner is built without the `libev` implementation and says so when it runs; `KQ_BENCH_NO_LIBEV=1`
+// leaves libev out even where it is installed.
+import Foundation
 import PackageDescription
+
+let libevDisabled = Context.environment["KQ_BENCH_NO_LIBEV"] != nil
+let libevFound = ["/usr/include", "/usr/local/include", "/opt/homebrew/include"].contains {
+    FileManager.default.fileExists(atPath: $0 + "/ev.h")
+}
+let withLibev = libevFound && !libevDisabled
 
 let peersOnly = Context.environment["KQ_BENCH_PEERS_ONLY"] != nil
 
@@ -29,26 +40,31 @@ let upcoming: [SwiftSetting] = [
 ]
 
 var workloadDependencies: [Target.Dependency] = [
-    "CLibev",
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "Histogram", package: "hdrhistogram-swift"),
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
 ]
 var workloadSettings = upcoming
+// Why the runner has no `libev`, for its message (see Implementations.skipped).
+workloadSettings.append(.define(withLibev ? "KQ_BENCH_LIBEV" : libevDisabled ? "KQ_BENCH_LIBEV_DISABLED" : "KQ_BENCH_LIBEV_MISSING"))
 var packageDependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
 ]
-var targets: [Target] = [
+var targets: [Target] = []
+if withLibev {
+    workloadDependencies.append("CLibev")
     // libev, from Debian's libev-dev (`apt-get install libev-dev`); a peer only, never used by the project.
-    .systemLibrary(
-        name: "CLibev",
-        path: "Sources/CLibev",
-        providers: [.apt(["libev-dev"])]
+    targets.append(
+        .systemLibrary(
+            name: "CLibev",
+            path: "Sources/CLibev",
+            providers: [.apt(["libev-dev"])]
+        )
     )
-]
+}
 
 if !peersOnly {
     packageDependencies += [

@@ -4,8 +4,12 @@ extension KEvent {
     /// The raw values are the platform's `EVFILT_*` constants, which differ between macOS and
     /// the BSDs; compare filters by name, never by number.
     public struct Filter: RawRepresentable, Sendable, Hashable {
+        /// The platform's `EVFILT_*` constant, as the C field holds it.
         public var rawValue: Int16
 
+        /// Creates a value from the platform's `EVFILT_*` constant, e.g. one the kernel returned.
+        ///
+        /// - Parameter rawValue: the C value; its meaning depends on the platform.
         public init(rawValue: Int16) {
             self.rawValue = rawValue
         }
@@ -35,6 +39,7 @@ extension KEvent {
 }
 
 extension KEvent.Filter: CustomStringConvertible {
+    /// The filter's Swift name, such as `.timer`, or its raw value when it has no name here.
     public var description: String {
         switch self {
         case .read: ".read"
@@ -50,16 +55,22 @@ extension KEvent.Filter: CustomStringConvertible {
 }
 
 extension KEvent.Filter {
+    /// The C spelling of ``read``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "read")
     public static var EVFILT_READ: Self { .read }
+    /// The C spelling of ``write``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "write")
     public static var EVFILT_WRITE: Self { .write }
+    /// The C spelling of ``proc``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "proc")
     public static var EVFILT_PROC: Self { .proc }
+    /// The C spelling of ``signal``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "signal")
     public static var EVFILT_SIGNAL: Self { .signal }
+    /// The C spelling of ``timer``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "timer")
     public static var EVFILT_TIMER: Self { .timer }
+    /// The C spelling of ``user``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "user")
     public static var EVFILT_USER: Self { .user }
 }

@@ -4,8 +4,12 @@ extension KEvent {
     /// The raw values differ between macOS and the BSDs (e.g. `NOTE_USECONDS` is 0x2 on macOS
     /// and 0x4 on FreeBSD); use the names.
     public struct FilterFlags: OptionSet, Sendable, Hashable {
+        /// The platform's `NOTE_*` bits, as the C field holds them.
         public var rawValue: UInt32
 
+        /// Creates a value from the platform's `NOTE_*` bits.
+        ///
+        /// - Parameter rawValue: the C value; its meaning depends on the platform.
         public init(rawValue: UInt32) {
             self.rawValue = rawValue
         }
@@ -70,34 +74,47 @@ extension KEvent {
 }
 
 extension KEvent.FilterFlags: CustomStringConvertible {
+    /// The raw bits in hex, such as `0x4`: their names depend on the filter, so none are given.
     public var description: String {
         "0x" + String(rawValue, radix: 16)
     }
 }
 
 extension KEvent.FilterFlags {
+    /// The C spelling of ``seconds``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "seconds")
     public static var NOTE_SECONDS: Self { .seconds }
+    /// The C spelling of ``useconds``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "useconds")
     public static var NOTE_USECONDS: Self { .useconds }
+    /// The C spelling of ``nseconds``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "nseconds")
     public static var NOTE_NSECONDS: Self { .nseconds }
+    /// The C spelling of ``absolute``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "absolute")
     public static var NOTE_ABSOLUTE: Self { .absolute }
+    /// The C spelling of ``trigger``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "trigger")
     public static var NOTE_TRIGGER: Self { .trigger }
+    /// The C spelling of ``ffnop``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "ffnop")
     public static var NOTE_FFNOP: Self { .ffnop }
+    /// The C spelling of ``ffand``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "ffand")
     public static var NOTE_FFAND: Self { .ffand }
+    /// The C spelling of ``ffor``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "ffor")
     public static var NOTE_FFOR: Self { .ffor }
+    /// The C spelling of ``ffcopy``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "ffcopy")
     public static var NOTE_FFCOPY: Self { .ffcopy }
+    /// The C spelling of ``lowat``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "lowat")
     public static var NOTE_LOWAT: Self { .lowat }
+    /// The C spelling of ``exit``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "exit")
     public static var NOTE_EXIT: Self { .exit }
+    /// The C spelling of ``exitStatus``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "exitStatus")
     public static var NOTE_EXITSTATUS: Self { .exitStatus }
 }

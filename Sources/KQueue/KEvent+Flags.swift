@@ -1,8 +1,12 @@
 extension KEvent {
     /// Actions on input and state on output (`EV_*`).
     public struct Flags: OptionSet, Sendable, Hashable {
+        /// The platform's `EV_*` bits, as the C field holds them.
         public var rawValue: UInt16
 
+        /// Creates a value from the platform's `EV_*` bits.
+        ///
+        /// - Parameter rawValue: the C value; its meaning depends on the platform.
         public init(rawValue: UInt16) {
             self.rawValue = rawValue
         }
@@ -51,6 +55,7 @@ extension KEvent {
 }
 
 extension KEvent.Flags: CustomStringConvertible {
+    /// The flags by their Swift names, such as `[.add, .oneshot]`; unknown bits in hex.
     public var description: String {
         describeOptions(
             rawValue,
@@ -66,24 +71,34 @@ extension KEvent.Flags: CustomStringConvertible {
 }
 
 extension KEvent.Flags {
+    /// The C spelling of ``add``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "add")
     public static var EV_ADD: Self { .add }
+    /// The C spelling of ``delete``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "delete")
     public static var EV_DELETE: Self { .delete }
+    /// The C spelling of ``enable``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "enable")
     public static var EV_ENABLE: Self { .enable }
+    /// The C spelling of ``disable``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "disable")
     public static var EV_DISABLE: Self { .disable }
+    /// The C spelling of ``oneshot``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "oneshot")
     public static var EV_ONESHOT: Self { .oneshot }
+    /// The C spelling of ``clear``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "clear")
     public static var EV_CLEAR: Self { .clear }
+    /// The C spelling of ``receipt``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "receipt")
     public static var EV_RECEIPT: Self { .receipt }
+    /// The C spelling of ``dispatch``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "dispatch")
     public static var EV_DISPATCH: Self { .dispatch }
+    /// The C spelling of ``eof``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "eof")
     public static var EV_EOF: Self { .eof }
+    /// The C spelling of ``error``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "error")
     public static var EV_ERROR: Self { .error }
 }

@@ -51,6 +51,7 @@ public struct KEvent: Sendable, Hashable {
 }
 
 extension KEvent: CustomStringConvertible {
+    /// Every field, by name: `KEvent(ident: 1, filter: .timer, flags: [.add], …)`.
     public var description: String {
         "KEvent(ident: \(ident), filter: \(filter), flags: \(flags), fflags: \(fflags), data: \(data), udata: \(udata))"
     }

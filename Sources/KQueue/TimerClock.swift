@@ -1,4 +1,7 @@
 internal import CKQueueShims
+#if KQUEUE_LIBKQUEUE
+internal import CLibkqueue  // which declares timespec, too, under the Libkqueue trait
+#endif
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)

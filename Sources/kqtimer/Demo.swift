@@ -21,31 +21,29 @@ package struct Demo: ParsableCommand {
     @Flag(help: "Fire each timer once (EV_ONESHOT); the demo ends when all have fired.")
     package var oneshot = false
 
-    @Option(help: "Stop after N polls that returned events.")
+    @Option(help: "Stop after N polls that returned events (1 to 1000000000).")
     package var count: Int?
 
     @Option(
         name: .customLong("timer"),
         help: ArgumentHelp(
-            "A timer as ID:MILLISECONDS, e.g. 7:250 (repeatable; replaces the default timers).",
+            "A timer as ID:MILLISECONDS, e.g. 7:250 (repeatable; replaces the default timers). "
+                + "0 ms fires at once, once; the longest is 86400000 (24 h).",
             valueName: "id:ms"
-        )
+        ),
+        transform: TimerSpec.parse
     )
     package var timers: [TimerSpec] = []
 
     package init() {}
 
     package func validate() throws {
-        if let count, count < 1 {
-            throw ValidationError("--count must be at least 1, not \(count).")
+        if let count {
+            try checkCount("--count", count, in: 1...1_000_000_000)
         }
         var seen = Set<UInt>()
         for timer in timers where !seen.insert(timer.id).inserted {
             throw ValidationError("Timer ID \(timer.id) is given twice.")
-        }
-        let longest = Int(Int64.max / 1_000_000)
-        for timer in timers where timer.milliseconds > longest {
-            throw ValidationError("Timer \(timer.id): \(timer.milliseconds) ms is too long; the longest is \(longest) ms.")
         }
     }
 
@@ -59,7 +57,7 @@ package struct Demo: ParsableCommand {
                 fflush(stdout)
             }
         } catch {
-            printError("kqtimer demo: kqueue failed: \(error)")
+            printError("Error: kqueue failed: \(error)")
             throw ExitCode.failure
         }
     }
@@ -120,12 +118,29 @@ package struct TimerSpec: ExpressibleByArgument, Equatable, Sendable {
         self.milliseconds = milliseconds
     }
 
+    /// The longest period, in milliseconds: 24 hours.
+    package static let longest = 86_400_000
+
     package init?(argument: String) {
+        guard let spec = try? Self.parse(argument) else { return nil }
+        self = spec
+    }
+
+    /// Parses `ID:MILLISECONDS`; the error says which part is wrong and why.
+    package static func parse(_ argument: String) throws -> TimerSpec {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let id = UInt(parts[0]), let milliseconds = Int(parts[1]), milliseconds > 0 else {
-            return nil
+        guard parts.count == 2 else {
+            throw ValidationError("'\(argument)' is not a timer: write ID:MILLISECONDS, e.g. 7:250.")
         }
-        self.init(id: id, milliseconds: milliseconds)
+        guard let id = UInt(parts[0]) else {
+            throw ValidationError("'\(argument)': the ID must be a whole number from 0 to \(UInt.max).")
+        }
+        guard let milliseconds = Int(parts[1]), (0...longest).contains(milliseconds) else {
+            throw ValidationError(
+                "'\(argument)': the period must be a whole number of milliseconds from 0 to \(longest) (24 h); "
+                    + "0 fires at once.")
+        }
+        return TimerSpec(id: id, milliseconds: milliseconds)
     }
 
     package static var defaultCompletionKind: CompletionKind { .default }

@@ -14,8 +14,13 @@ import Darwin
 /// message was sent that happens. (The server re-arms its idle timer after it reads that
 /// message, so the close can never come sooner than the timeout after the send; measured from
 /// the echo's arrival, a busy client would see it sooner by its own delay.)
+///
+/// A refused connect is tried again every 50 ms until ``Configuration/connectRetry`` has
+/// passed since the start, so a client started together with its server waits for it. Every
+/// failure is counted by its cause.
 package struct EchoClient {
     package struct Configuration: Sendable {
+        /// A host name or a numeric IPv4 or IPv6 address.
         package var host = "127.0.0.1"
         package var port: UInt16 = 7
         package var connections = 100
@@ -29,6 +34,8 @@ package struct EchoClient {
         package var tolerance: Duration = .zero
         /// Connects in progress at once.
         package var connectWindow = 256
+        /// Refused connects are retried until this long after the start.
+        package var connectRetry: Duration = .seconds(5)
         /// The whole run stops after this long.
         package var limit: Duration = .seconds(120)
         /// The server's process, to sample its resident memory when every connection is open.
@@ -39,7 +46,23 @@ package struct EchoClient {
 
     package struct Report: Sendable, Equatable {
         package var connected = 0
+        /// Connects that failed for good: refused (after retrying), timed out, reset, or otherwise.
         package var failedConnects = 0
+        /// Of those: refused after retrying for `connectRetry`.
+        package var refused = 0
+        /// Of those: timed out (ETIMEDOUT).
+        package var connectTimedOut = 0
+        /// Of those: reset by the server (ECONNRESET), e.g. when its backlog overflowed.
+        package var connectReset = 0
+        /// Refused connects that were tried again.
+        package var retries = 0
+        /// Connections the server reset (ECONNRESET, EPIPE) before their echoes were done.
+        package var reset = 0
+        /// Connections the server closed before their echoes were done.
+        package var closedByServer = 0
+        /// Other failures, with the last errno seen.
+        package var otherFailures = 0
+        package var lastOtherError: Errno?
         /// The most connections open at once.
         package var peakOpen = 0
         package var echoes = 0
@@ -71,12 +94,12 @@ package struct EchoClient {
     }
 
     private enum Phase {
-        case connecting, echoing, idle, done
+        case waiting, connecting, echoing, idle, done
     }
 
     private struct Connection {
         var fd: CInt = -1
-        var phase = Phase.connecting
+        var phase = Phase.waiting
         var round = 0
         var received = 0
         /// When the last message was sent (the connection's last activity).
@@ -94,70 +117,145 @@ package struct EchoClient {
         UInt8(truncatingIfNeeded: index &* 131 &+ round &* 31 &+ offset &* 7 &+ offset >> 8)
     }
 
-    package func run() throws(Errno) -> Report {
+    /// Runs the load and reports what happened.
+    ///
+    /// - Throws: ``EchoError`` when the host does not resolve or the queue cannot be created;
+    ///   failures of single connections are counted in the report instead.
+    package func run() throws(EchoError) -> Report {
         let configuration = self.configuration
-        let queue = try KQueue()
-        let address = try Sockets.address(configuration.host, configuration.port)
+        let address = try Sockets.resolve(configuration.host, configuration.port, passive: false)
+        let queue: KQueue
+        do {
+            queue = try KQueue()
+        } catch {
+            throw EchoError(operation: "cannot create a kqueue", reason: "\(error)", errno: error)
+        }
+        defer { queue.close() }
+        do {
+            return try run(queue: queue, address: address)
+        } catch {
+            throw EchoError(operation: "kevent failed", reason: "\(error)", errno: error)
+        }
+    }
+
+    private func run(queue: KQueue, address: SocketAddress) throws(Errno) -> Report {
+        let configuration = self.configuration
         let total = configuration.connections
         var connections = [Connection](repeating: Connection(), count: total)
         var report = Report()
         var open = 0
         var started = 0
+        var inFlight = 0
         var finished = 0
+        /// Refused connections waiting for the retry timer, and those it released.
+        var waiting: [Int] = []
+        var ready: [Int] = []
+        var isRetryArmed = false
         var changes: [KEvent] = []
         var events = [KEvent](repeating: KEvent(), count: 1024)
         var message = [UInt8](repeating: 0, count: configuration.messageSize)
         var buffer = [UInt8](repeating: 0, count: max(configuration.messageSize, 4096))
         let start = ProcessResources.monotonicNanoseconds()
+        let retryUntil = start.addingReportingOverflow(nanosecondsRoundedUp(configuration.connectRetry)).partialValue
         var lastEcho = start
         var sampled = false
         let limitIdent: UInt = 0
+        let retryIdent: UInt = 1
         try queue.kevent(changes: [
-            KEvent(ident: limitIdent, filter: .timer, flags: [.add, .oneshot], data: Int(nanoseconds(configuration.limit) / 1_000_000))
+            KEvent(
+                ident: limitIdent, filter: .timer, flags: [.add, .oneshot], fflags: .nseconds,
+                data: Int(nanosecondsRoundedUp(configuration.limit)))
         ])
 
-        func finish(_ index: Int) {
+        func closeDescriptor(_ index: Int) {
             let fd = connections[index].fd
-            if fd >= 0 {
-                // The read knote goes with the descriptor; delete it first all the same.
+            guard fd >= 0 else { return }
+            // The read knote goes with the descriptor; delete it first all the same.
+            if connections[index].phase != .connecting {
                 try? queue.kevent(changes: [KEvent(ident: UInt(fd), filter: .read, flags: .delete)])
-                _ = Glibc.close(fd)
-                open -= 1
             }
-            if connections[index].phase == .echoing || connections[index].phase == .connecting {
+            Sockets.close(fd)
+            connections[index].fd = -1
+            open -= 1
+        }
+
+        func finish(_ index: Int) {
+            closeDescriptor(index)
+            if connections[index].phase == .echoing || connections[index].phase == .connecting
+                || connections[index].phase == .waiting
+            {
                 report.lost += 1
             }
             connections[index].phase = .done
-            connections[index].fd = -1
             finished += 1
         }
 
-        func send(_ index: Int) -> Bool {
+        /// A connection that failed while echoing: counted by cause, then finished.
+        func failed(_ index: Int, _ error: Errno?) {
+            if connections[index].phase == .echoing {
+                switch error {
+                case nil: report.closedByServer += 1
+                case .connectionReset?, .brokenPipe?: report.reset += 1
+                case let error?:
+                    report.otherFailures += 1
+                    report.lastOtherError = error
+                }
+            }
+            finish(index)
+        }
+
+        func connectFailed(_ index: Int, _ error: Errno) {
+            closeDescriptor(index)
+            if error == .connectionRefused && ProcessResources.monotonicNanoseconds() < retryUntil {
+                report.retries += 1
+                connections[index].phase = .waiting
+                waiting.append(index)
+                if !isRetryArmed {
+                    isRetryArmed = true
+                    changes.append(KEvent(ident: retryIdent, filter: .timer, flags: [.add, .oneshot], data: 50))
+                }
+                return
+            }
+            report.failedConnects += 1
+            switch error {
+            case .connectionRefused: report.refused += 1
+            case .timedOut: report.connectTimedOut += 1
+            case .connectionReset: report.connectReset += 1
+            default:
+                report.otherFailures += 1
+                report.lastOtherError = error
+            }
+            finish(index)
+        }
+
+        func send(_ index: Int) -> Errno? {
             let round = connections[index].round
             for offset in message.indices { message[offset] = Self.byte(index, round, offset) }
             connections[index].lastSent = ProcessResources.monotonicNanoseconds()
-            let written = message.withUnsafeBytes { Glibc.write(connections[index].fd, $0.baseAddress, $0.count) }
             connections[index].received = 0
-            return written == message.count
+            do throws(Errno) {
+                let written = try Sockets.write(connections[index].fd, message, message.indices)
+                // A fresh socket's send buffer holds a message of at most 64 KiB.
+                return written == message.count ? nil : .wouldBlock
+            } catch {
+                return error
+            }
         }
 
-        func startConnect() {
-            let index = started
-            started += 1
+        func startConnect(_ index: Int) {
             do throws(Errno) {
-                let (fd, isConnected) = try Sockets.connect(to: address)
+                let (fd, isConnected) = try Sockets.startConnection(to: address)
                 connections[index].fd = fd
+                connections[index].phase = .connecting
                 open += 1
                 if isConnected {
                     connected(index)
                 } else {
+                    inFlight += 1
                     changes.append(KEvent(ident: UInt(fd), filter: .write, flags: [.add, .oneshot], udata: UInt(index)))
                 }
             } catch {
-                report.failedConnects += 1
-                report.lost += 1
-                connections[index].phase = .done
-                finished += 1
+                connectFailed(index, error)
             }
         }
 
@@ -168,8 +266,8 @@ package struct EchoClient {
             changes.append(KEvent(ident: UInt(connections[index].fd), filter: .read, flags: .add, udata: UInt(index)))
             if configuration.echoes == 0 {
                 echoed(index)
-            } else if !send(index) {
-                finish(index)
+            } else if let error = send(index) {
+                failed(index, error)
             }
         }
 
@@ -184,21 +282,34 @@ package struct EchoClient {
         func readable(_ index: Int, _ event: KEvent) {
             let fd = connections[index].fd
             let wanted = connections[index].phase == .echoing ? configuration.messageSize - connections[index].received : buffer.count
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, max(wanted, 1)) }
-            if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
-            if count <= 0 {
+            let count: Int
+            do throws(Errno) {
+                count = try Sockets.receive(fd, into: &buffer, count: max(wanted, 1))
+            } catch .wouldBlock {
+                return
+            } catch {
+                if connections[index].phase == .idle {
+                    finish(index)  // a reset after the echoes: the server is done with it
+                } else {
+                    failed(index, error)
+                }
+                return
+            }
+            if count == 0 {
                 if connections[index].phase == .idle {
                     let delay = Double(ProcessResources.monotonicNanoseconds() - connections[index].lastSent) / 1e6
                     report.idleCloseMinMs = report.idleCloses == 0 ? delay : min(report.idleCloseMinMs, delay)
                     report.idleCloseMaxMs = max(report.idleCloseMaxMs, delay)
                     report.idleCloses += 1
                     if let timeout = configuration.idleTimeout,
-                        delay < Double(nanoseconds(timeout) - nanoseconds(configuration.tolerance)) / 1e6
+                        delay < Double(nanosecondsRoundedUp(timeout) - nanosecondsRoundedUp(configuration.tolerance)) / 1e6
                     {
                         report.earlyCloses += 1
                     }
+                    finish(index)
+                } else {
+                    failed(index, nil)
                 }
-                finish(index)
                 return
             }
             guard connections[index].phase == .echoing else {
@@ -219,17 +330,22 @@ package struct EchoClient {
             connections[index].round += 1
             if connections[index].round == configuration.echoes {
                 echoed(index)
-            } else if !send(index) {
-                finish(index)
+            } else if let error = send(index) {
+                failed(index, error)
             }
         }
 
         var timedOut = false
         while finished < total && !timedOut {
-            while started < total && started - (report.connected + report.failedConnects) < configuration.connectWindow {
-                startConnect()
+            while inFlight < configuration.connectWindow && (!ready.isEmpty || started < total) {
+                if let index = ready.popLast() {
+                    startConnect(index)
+                } else {
+                    started += 1
+                    startConnect(started - 1)
+                }
             }
-            if !sampled && started == total && report.connected + report.failedConnects == total {
+            if !sampled && started == total && inFlight == 0 && waiting.isEmpty && ready.isEmpty {
                 sampled = true
                 if let pid = configuration.serverPID { report.serverResidentBytes = ProcessResources.residentBytes(of: pid) }
             }
@@ -242,8 +358,13 @@ package struct EchoClient {
             changes.removeAll(keepingCapacity: true)
             for event in events[..<count] {
                 if event.flags.contains(.error) { continue }
-                if event.filter == .timer && event.ident == limitIdent {
-                    timedOut = true
+                if event.filter == .timer {
+                    if event.ident == limitIdent { timedOut = true }
+                    if event.ident == retryIdent {
+                        isRetryArmed = false
+                        ready += waiting
+                        waiting.removeAll()
+                    }
                     continue
                 }
                 let index = Int(event.udata)
@@ -252,9 +373,15 @@ package struct EchoClient {
                 else { continue }
                 switch event.filter {
                 case .write where connections[index].phase == .connecting:
-                    if event.flags.contains(.eof) || Sockets.pendingError(connections[index].fd) != 0 {
-                        report.failedConnects += 1
-                        finish(index)
+                    inFlight -= 1
+                    // With EV_EOF the socket's error is in fflags (read with SO_ERROR, which
+                    // clears it on Linux); otherwise SO_ERROR still holds it.
+                    let reported = event.fflags.rawValue
+                    if event.flags.contains(.eof) || reported != 0 {
+                        let error = reported != 0 ? Errno(rawValue: CInt(bitPattern: reported)) : Sockets.pendingError(connections[index].fd)
+                        connectFailed(index, error ?? .connectionReset)
+                    } else if let error = Sockets.pendingError(connections[index].fd) {
+                        connectFailed(index, error)
                     } else {
                         connected(index)
                     }
@@ -268,9 +395,8 @@ package struct EchoClient {
         report.echoSeconds = Double(lastEcho - start) / 1e9
         for index in connections.indices where connections[index].phase != .done {
             report.unfinished += 1
-            if connections[index].fd >= 0 { _ = Glibc.close(connections[index].fd) }
+            if connections[index].fd >= 0 { Sockets.close(connections[index].fd) }
         }
-        queue.close()
         return report
     }
 }

@@ -22,28 +22,37 @@ package struct EchoClientCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The server's address.")
+    @Option(help: "The server's address: a host name, an IPv4 or an IPv6 address.")
     package var host = "127.0.0.1"
 
     @Option(help: "The server's port.")
     package var port: UInt16 = 7777
 
-    @Option(help: "Connections to open.")
+    @Option(help: "Connections to open (1 to 1000000).")
     package var connections = 100
 
-    @Option(help: "Messages per connection, each echoed before the next is sent.")
+    @Option(help: "Messages per connection, each echoed before the next is sent (0 to 1000000).")
     package var echoes = 10
 
-    @Option(help: "Bytes per message.")
+    @Option(help: "Bytes per message (1 to 65536).")
     package var messageSize = 64
 
-    @Option(help: "The server's idle timeout: wait for the server to close each connection, and check it did not close early.")
+    @Option(
+        help: "The server's idle timeout: wait for the server to close each connection, and check it did not close early (at most 24h).",
+        transform: DurationArgument.parse
+    )
     package var idleTimeout: DurationArgument?
 
-    @Option(help: "Connects in progress at once.")
+    @Option(help: "Connects in progress at once (1 to 100000).")
     package var connectWindow = 256
 
-    @Option(help: "Give up after this long.")
+    @Option(
+        help: "Retry a refused connect until this long after the start, e.g. while the server starts (at most 24h). (default: 5s)",
+        transform: DurationArgument.parse
+    )
+    package var connectRetry = DurationArgument(duration: .seconds(5))
+
+    @Option(help: "Give up after this long (at most 24h). (default: 120s)", transform: DurationArgument.parse)
     package var limit = DurationArgument(duration: .seconds(120))
 
     @Option(help: "The server's pid, to report its resident memory when every connection is open.")
@@ -52,10 +61,13 @@ package struct EchoClientCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1.") }
-        guard echoes >= 0 else { throw ValidationError("--echoes must not be negative.") }
-        guard messageSize >= 1, messageSize <= 65536 else { throw ValidationError("--message-size must be 1...65536.") }
-        guard connectWindow >= 1 else { throw ValidationError("--connect-window must be at least 1.") }
+        try checkCount("--connections", connections, in: 1...1_000_000)
+        try checkCount("--echoes", echoes, in: 0...1_000_000)
+        try checkCount("--message-size", messageSize, in: 1...65536)
+        try checkCount("--connect-window", connectWindow, in: 1...100_000)
+        try idleTimeout?.check("--idle-timeout", in: .nanoseconds(1)...longestDuration)
+        try connectRetry.check("--connect-retry", in: .zero...longestDuration)
+        try limit.check("--limit", in: .nanoseconds(1)...longestDuration)
     }
 
     package var clientConfiguration: EchoClient.Configuration {
@@ -67,6 +79,7 @@ package struct EchoClientCommand: ParsableCommand {
         configuration.messageSize = messageSize
         configuration.idleTimeout = idleTimeout?.duration
         configuration.connectWindow = connectWindow
+        configuration.connectRetry = connectRetry.duration
         configuration.limit = limit.duration
         configuration.serverPID = serverPid
         return configuration
@@ -78,7 +91,8 @@ package struct EchoClientCommand: ParsableCommand {
         do {
             report = try EchoClient(clientConfiguration).run()
         } catch {
-            throw ValidationError("echo-client failed: \(error)")
+            printError("Error: \(error)")
+            throw ExitCode.failure
         }
         for line in Self.lines(report, idleTimeout: idleTimeout?.duration) { print(line) }
         if !report.isClean(expectingIdleCloses: idleTimeout != nil) { throw ExitCode(1) }
@@ -86,7 +100,9 @@ package struct EchoClientCommand: ParsableCommand {
 
     static func lines(_ report: EchoClient.Report, idleTimeout: Duration?) -> [String] {
         var lines = [
-            "connections: \(report.connected) connected, \(report.failedConnects) failed, peak \(report.peakOpen) open at once",
+            "connections: \(report.connected) connected, \(report.failedConnects) failed "
+                + "(refused \(report.refused), timed out \(report.connectTimedOut), reset \(report.connectReset)), "
+                + "\(report.retries) refused connects retried, peak \(report.peakOpen) open at once",
             "echoes: \(report.echoes) in \(String(format3: report.echoSeconds)) s = \(Int(report.echoesPerSecond.rounded())) echoes/s, "
                 + "\(report.bytesVerified) bytes verified, \(report.mismatches) mismatches",
         ]
@@ -94,9 +110,14 @@ package struct EchoClientCommand: ParsableCommand {
             lines.append(
                 "idle timeouts: \(report.idleCloses) observed, \(report.earlyCloses) early, "
                     + "closed \(String(format3: report.idleCloseMinMs))...\(String(format3: report.idleCloseMaxMs)) ms "
-                    + "after the last message (timeout \(format(idleTimeout)))")
+                    + "after the last message (timeout \(DurationArgument(duration: idleTimeout)))")
         }
-        lines.append("lost: \(report.lost), unfinished: \(report.unfinished)")
+        var lost = "lost: \(report.lost) (reset by the server \(report.reset), closed by the server before its echoes "
+            + "\(report.closedByServer), failed connects \(report.failedConnects)"
+        if report.otherFailures > 0 {
+            lost += ", other errors \(report.otherFailures), the last: \(report.lastOtherError.map { "\($0)" } ?? "?")"
+        }
+        lines.append(lost + "), unfinished when --limit passed: \(report.unfinished)")
         if let bytes = report.serverResidentBytes {
             lines.append("server RSS with every connection open: \(megabytes(bytes))")
         }

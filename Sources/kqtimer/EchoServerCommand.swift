@@ -21,30 +21,33 @@ package struct EchoServerCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The address to listen on.")
+    @Option(help: "The address to listen on: a host name, an IPv4 or an IPv6 address.")
     package var host = "127.0.0.1"
 
     @Option(help: "The port to listen on (0: any free port).")
     package var port: UInt16 = 7777
 
-    @Option(help: "Close a connection idle this long, e.g. 5s or 250ms.")
+    @Option(
+        help: "Close a connection idle this long, e.g. 5s or 250ms (1ms to 24h). (default: 5s)",
+        transform: DurationArgument.parse
+    )
     package var idleTimeout = DurationArgument(duration: .seconds(5))
 
-    @Option(help: "Connections beyond this many are closed at once.")
+    @Option(help: "Connections beyond this many are closed at once (1 to 1000000).")
     package var maxConnections = 10_000
 
-    @Option(help: "How often to print the counters (0s: only at the end).")
+    @Option(
+        help: "How often to print the counters (0s: only at the end; at most 24h). (default: 1s)",
+        transform: DurationArgument.parse
+    )
     package var reportInterval = DurationArgument(duration: .seconds(1))
 
     package init() {}
 
     package func validate() throws {
-        guard idleTimeout.duration >= .milliseconds(1) else {
-            throw ValidationError("--idle-timeout must be at least 1ms.")
-        }
-        guard maxConnections >= 1 else {
-            throw ValidationError("--max-connections must be at least 1, not \(maxConnections).")
-        }
+        try idleTimeout.check("--idle-timeout", in: .milliseconds(1)...longestDuration)
+        try checkCount("--max-connections", maxConnections, in: 1...1_000_000)
+        try reportInterval.check("--report-interval", in: .zero...longestDuration)
     }
 
     package var serverConfiguration: EchoServer.Configuration {
@@ -69,22 +72,31 @@ package struct EchoServerCommand: ParsableCommand {
         do {
             server = try EchoServer(serverConfiguration)
         } catch {
-            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+            printError("Error: \(error)")
+            throw ExitCode.failure
         }
-        print("echo-server: pid \(getpid()), listening on \(host):\(server.port), idle timeout \(format(idleTimeout.duration)), open-file limit \(limit)")
+        // Printed once the socket listens: a script may wait for this line, then connect.
+        print(
+            "echo-server: pid \(getpid()), listening on \(server.address), idle timeout \(idleTimeout), "
+                + "open-file limit \(limit)")
         fflush(stdout)
         let started = ProcessResources.monotonicNanoseconds()
         var lastEchoes = 0
         var lastTime = started
-        let interval = reportInterval.duration > .zero ? reportInterval.duration : .seconds(1_000_000)
-        try server.run(signals: [SIGINT, SIGTERM], report: { statistics in
-            let now = ProcessResources.monotonicNanoseconds()
-            let rate = Double(statistics.echoes - lastEchoes) / (Double(now - lastTime) / 1e9)
-            lastEchoes = statistics.echoes
-            lastTime = now
-            print(Self.line(statistics, echoesPerSecond: rate))
-            fflush(stdout)
-        }, every: interval)
+        let interval = reportInterval.duration > .zero ? reportInterval.duration : longestDuration
+        do {
+            try server.run(signals: [SIGINT, SIGTERM], every: interval) { statistics in
+                let now = ProcessResources.monotonicNanoseconds()
+                let rate = Double(statistics.echoes - lastEchoes) / (Double(now - lastTime) / 1e9)
+                lastEchoes = statistics.echoes
+                lastTime = now
+                print(Self.line(statistics, echoesPerSecond: rate))
+                fflush(stdout)
+            }
+        } catch {
+            printError("Error: the server's kqueue failed: \(error)")
+            throw ExitCode.failure
+        }
         let statistics = server.statistics
         let seconds = Double(ProcessResources.monotonicNanoseconds() - started) / 1e9
         print("echo-server: done after \(String(format3: seconds)) s")
@@ -96,6 +108,7 @@ package struct EchoServerCommand: ParsableCommand {
         return "open \(statistics.open) (peak \(statistics.peakOpen)), accepted \(statistics.accepted), "
             + "echoes \(statistics.echoes) (\(Int(echoesPerSecond.rounded()))/s), "
             + "idle timeouts \(statistics.idleClosed), closed by peer \(statistics.peerClosed), "
-            + "refused \(statistics.refused), errors \(statistics.errors), RSS \(memory)"
+            + "refused \(statistics.refused), accept pauses \(statistics.acceptPauses), errors \(statistics.errors), "
+            + "RSS \(memory)"
     }
 }

@@ -9,44 +9,84 @@ import Synchronization
 import Darwin
 #endif
 
-/// `kqtimer every`: a periodic timer on the KQueueLoop, printed tick by tick.
+/// `kqtimer every`: a periodic timer on a KQueueLoop, printed tick by tick.
 package struct Every: ParsableCommand {
     package static let configuration = CommandConfiguration(
-        abstract: "Run a periodic timer on the scheduler and print each tick's lateness.",
+        abstract: "Run a periodic timer on a KQueueLoop and print each tick's lateness.",
         discussion: """
             Ticks stay on the grid start + k·period. Each line shows the tick's number, its \
-            grid deadline since the start, how late it ran, and how many ticks it skipped.
+            grid deadline since the start, how late it ran, and how many ticks it skipped. \
+            With --tolerance the loop may run each tick up to that much late (never early), \
+            to share its wake-ups with other timers.
             """
     )
 
-    @Argument(help: ArgumentHelp("The period, e.g. 250ms, 1s, 500us.", valueName: "period"))
+    @Argument(
+        help: ArgumentHelp(
+            "The period, e.g. 250ms, 1s, 500us (units: \(DurationArgument.unitList); at most 24h).",
+            valueName: "period"),
+        transform: DurationArgument.parse
+    )
     package var period: DurationArgument
 
-    @Option(help: "Stop after N ticks.")
+    @Option(help: "Stop after N ticks (1 to 1000000000).")
     package var count: Int = 8
 
     @Option(help: "What to do when a tick is late: burst, skip or delay.")
     package var missedTicks: PolicyArgument = .skip
 
-    @Option(help: ArgumentHelp("Wake this long before each deadline and spin (e.g. 50us).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp("Wake this long before each deadline and spin, e.g. 50us (at most 1s).", valueName: "duration"),
+        transform: DurationArgument.parse
+    )
     package var spin: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "How late each tick may run, e.g. 1ms (at most 1s; default: the loop's, 100us).",
+            valueName: "duration"),
+        transform: DurationArgument.parse
+    )
+    package var tolerance: DurationArgument?
 
     package init() {}
 
     package func validate() throws {
         guard period.duration > .zero else { throw ValidationError("The period must be positive.") }
-        guard count >= 1 else { throw ValidationError("--count must be at least 1, not \(count).") }
+        try period.check("The period", in: .nanoseconds(1)...longestDuration)
+        try checkCount("--count", count, in: 1...1_000_000_000)
+        try spin?.check("--spin", in: .zero...(.seconds(1)))
+        try tolerance?.check("--tolerance", in: .zero...(.seconds(1)))
     }
 
     package func run() throws {
-        let scheduler = try KQueueLoop(spin: spin?.duration ?? .zero)
+        // Ctrl-C (or SIGTERM) ends the ticks early, with status 0, as in `demo`.
+        let finished = DispatchSemaphore(value: 0)
+        let signalSources = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { finished.signal() }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
+        let scheduler: KQueueLoop
+        do {
+            scheduler = try KQueueLoop(spin: spin?.duration ?? .zero)
+        } catch {
+            printError("Error: cannot start the loop: \(error)")
+            throw ExitCode.failure
+        }
         defer { scheduler.shutdown() }
         let start = scheduler.now
         let ticks = Atomic<Int>(0)
-        let finished = DispatchSemaphore(value: 0)
         let limit = count
-        let timer = scheduler.schedule(every: period.duration, startingAt: start, missedTicks: missedTicks.policy) {
-            tick in
+        let timer = scheduler.schedule(
+            every: period.duration,
+            startingAt: start,
+            tolerance: tolerance?.duration,
+            missedTicks: missedTicks.policy
+        ) { tick in
             let late = tick.deadline.duration(to: scheduler.now)
             let number = ticks.add(1, ordering: .relaxed).newValue
             print(
@@ -77,27 +117,6 @@ extension String {
         let fraction = Int(abs(scaled).truncatingRemainder(dividingBy: 1000))
         let sign = value < 0 && whole == 0 ? "-" : ""
         self = sign + String(whole) + "." + String(repeating: "0", count: 3 - String(fraction).count) + String(fraction)
-    }
-}
-
-/// A duration on the command line: a number and a unit (ns, us, ms, s), e.g. 250ms or 1.5s.
-package struct DurationArgument: ExpressibleByArgument, Sendable {
-    package var duration: Duration
-
-    package init(duration: Duration) {
-        self.duration = duration
-    }
-
-    package init?(argument: String) {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)]
-        for (suffix, nanoseconds) in units where argument.hasSuffix(suffix) {
-            guard let value = Double(argument.dropLast(suffix.count)), value.isFinite, value >= 0,
-                value * nanoseconds < 9e18
-            else { return nil }
-            duration = .nanoseconds(Int64((value * nanoseconds).rounded()))
-            return
-        }
-        return nil
     }
 }
 

@@ -16,15 +16,8 @@ enum SignalFlag {
     }
 
     static func installInterruptHandler() {
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in SignalFlag.flag.store(true, ordering: .relaxed) }
-        #else
-        action.__sigaction_u.__sa_handler = { _ in SignalFlag.flag.store(true, ordering: .relaxed) }
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0  // no SA_RESTART: the wait must return EINTR
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
+        // No SA_RESTART: the wait must return EINTR.
+        Platform.setSignalHandler(SIGINT) { _ in SignalFlag.flag.store(true, ordering: .relaxed) }
+        Platform.setSignalHandler(SIGTERM) { _ in SignalFlag.flag.store(true, ordering: .relaxed) }
     }
 }

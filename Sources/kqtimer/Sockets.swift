@@ -6,95 +6,211 @@ import SystemPackage
 import Darwin
 #endif
 
-// The few socket and process calls the echo server and client need, each checked.
+/// A failure of the echo server or client to set up: what was being done, and why it failed,
+/// for an `Error: …` line.
+package struct EchoError: Error, CustomStringConvertible {
+    /// What was being done, e.g. "cannot listen on 127.0.0.1:7777".
+    package var operation: String
+    /// Why it failed, e.g. "Address already in use".
+    package var reason: String
+    /// The errno, when a system call failed.
+    package var errno: Errno?
 
+    package var description: String { "\(operation): \(reason)" }
+}
+
+/// An address of a TCP endpoint, IPv4 or IPv6, as getaddrinfo(3) resolved it.
+package struct SocketAddress: CustomStringConvertible, @unchecked Sendable {
+    // @unchecked: sockaddr_storage is plain bytes.
+    var storage = sockaddr_storage()
+    var length: socklen_t = 0
+
+    var family: CInt { CInt(storage.ss_family) }
+
+    /// The port, in host byte order.
+    package var port: UInt16 {
+        withUnsafeBytes(of: storage) { raw in
+            family == AF_INET6
+                ? UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
+                : UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+        }
+    }
+
+    /// `127.0.0.1:7777` or `[::1]:7777`.
+    package var description: String {
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var copy = storage
+        let result = withUnsafePointer(to: &copy) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        let name = result == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        return family == AF_INET6 ? "[\(name)]:\(port)" : "\(name):\(port)"
+    }
+
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var copy = storage
+        return withUnsafePointer(to: &copy) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+}
+
+// The few socket calls the echo server and client need, each checked. Every socket is
+// non-blocking and close-on-exec, and never raises SIGPIPE (see `Platform`).
 enum Sockets {
-    /// An IPv4 address and port.
-    static func address(_ host: String, _ port: UInt16) throws(Errno) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw .invalidArgument }
+    /// Resolves a host name or a numeric IPv4 or IPv6 address: the first TCP address
+    /// getaddrinfo(3) gives. `passive` is for an address to listen on.
+    static func resolve(_ host: String, _ port: UInt16, passive: Bool) throws(EchoError) -> SocketAddress {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Platform.streamSocket
+        hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let result = getaddrinfo(host, String(port), &hints, &list)
+        guard result == 0, let first = list else {
+            let reason = result == EAI_SYSTEM ? String(describing: Errno(rawValue: errno)) : String(cString: gai_strerror(result))
+            throw EchoError(operation: "cannot resolve '\(host)'", reason: reason)
+        }
+        defer { freeaddrinfo(list) }
+        var address = SocketAddress()
+        withUnsafeMutableBytes(of: &address.storage) { raw in
+            raw.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+        }
+        address.length = first.pointee.ai_addrlen
         return address
     }
 
-    /// A non-blocking TCP socket listening on `host`:`port` (0: an ephemeral port).
+    /// A TCP socket listening on `address` (port 0: an ephemeral port).
     ///
-    /// - Returns: the descriptor and the port it listens on.
-    static func listen(host: String, port: UInt16, backlog: CInt) throws(Errno) -> (fd: CInt, port: UInt16) {
-        let fd = try check(socket(AF_INET, socketType(SOCK_STREAM), 0))
+    /// - Returns: the descriptor and the address it listens on.
+    static func makeListener(on address: SocketAddress, backlog: CInt) throws(Errno) -> (fd: CInt, address: SocketAddress) {
+        let fd = try makeSocket(family: address.family)
         do throws(Errno) {
             var one: CInt = 1
             _ = try check(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size)))
-            var address = try self.address(host, port)
-            _ = try check(withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            _ = try check(address.withSockaddr { bind(fd, $0, $1) })
+            _ = try check(listen(fd, backlog))
+            var bound = SocketAddress()
+            bound.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            _ = try check(withUnsafeMutablePointer(to: &bound.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &bound.length) }
             })
-            _ = try check(Glibc.listen(fd, backlog))
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = try check(withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            })
-            try setNonBlocking(fd)
-            return (fd, UInt16(bigEndian: address.sin_port))
+            return (fd, bound)
         } catch {
-            _ = Glibc.close(fd)
+            close(fd)
             throw error
         }
     }
 
     /// Starts a non-blocking connection. Returns the descriptor and whether it is connected
     /// already (otherwise it becomes writable when the connection is made or fails).
-    static func connect(to address: sockaddr_in) throws(Errno) -> (fd: CInt, isConnected: Bool) {
-        let fd = try check(socket(AF_INET, socketType(SOCK_STREAM), 0))
-        do throws(Errno) {
-            try setNonBlocking(fd)
-            var address = address
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            if result == 0 { return (fd, true) }
-            guard errno == EINPROGRESS else { throw Errno(rawValue: errno) }
-            return (fd, false)
-        } catch {
-            _ = Glibc.close(fd)
+    static func startConnection(to address: SocketAddress) throws(Errno) -> (fd: CInt, isConnected: Bool) {
+        let fd = try makeSocket(family: address.family)
+        let result = address.withSockaddr { connect(fd, $0, $1) }
+        if result == 0 { return (fd, true) }
+        let error = Errno(rawValue: errno)
+        guard error == .nowInProgress || error == .interrupted else {
+            close(fd)
             throw error
         }
+        return (fd, false)
     }
 
-    /// Accepts one connection as a non-blocking descriptor; nil when none is waiting.
-    static func accept(_ listener: CInt) throws(Errno) -> CInt? {
+    /// Accepts one connection as a non-blocking descriptor; nil when none is waiting, or
+    /// when the one waiting failed before it was accepted (accept(2) reports the network
+    /// errors of a pending connection, which the caller should treat like EAGAIN).
+    static func acceptConnection(_ listener: CInt) throws(Errno) -> CInt? {
         while true {
-            let fd = Glibc.accept(listener, nil, nil)
+            let fd = accept(listener, nil, nil)
             if fd >= 0 {
-                try setNonBlocking(fd)
+                do throws(Errno) {
+                    try configure(fd)
+                } catch {
+                    close(fd)
+                    throw error
+                }
                 return fd
             }
             switch Errno(rawValue: errno) {
             case .interrupted: continue
-            case .wouldBlock, .connectionAbort: return nil
+            case .wouldBlock, .connectionAbort, .protocolError, .networkDown, .networkUnreachable, .hostIsDown,
+                .noRouteToHost, .notSupportedOnSocket, .protocolNotAvailable:
+                return nil
             case let error: throw error
             }
         }
     }
 
-    /// The pending error of a socket (SO_ERROR), 0 for none.
-    static func pendingError(_ fd: CInt) -> CInt {
-        var value: CInt = 0
-        var length = socklen_t(MemoryLayout<CInt>.size)
-        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 ? value : errno
+    /// Writes bytes to a socket with send(2), never raising SIGPIPE; returns how many were
+    /// written (EINTR is retried).
+    static func write(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        while true {
+            let sent = send(fd, bytes.baseAddress, bytes.count, Platform.sendFlags)
+            if sent >= 0 { return sent }
+            let error = Errno(rawValue: errno)
+            if error != .interrupted { throw error }
+        }
     }
 
-    static func setNonBlocking(_ fd: CInt) throws(Errno) {
+    /// Writes `bytes[range]` to a socket, as the other `write`.
+    static func write(_ fd: CInt, _ bytes: [UInt8], _ range: Range<Int>) throws(Errno) -> Int {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(Errno) in try write(fd, UnsafeRawBufferPointer(rebasing: raw[range])) }
+        }
+        return try result.get()
+    }
+
+    /// Reads up to `count` bytes from a socket into the start of `buffer`; 0 at the end of
+    /// the stream.
+    static func receive(_ fd: CInt, into buffer: inout [UInt8], count: Int) throws(Errno) -> Int {
+        let result = buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(Errno) in try receive(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[..<count])) }
+        }
+        return try result.get()
+    }
+
+    /// Reads from a socket (EINTR is retried); 0 at the end of the stream.
+    static func receive(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        do {
+            return try FileDescriptor(rawValue: fd).read(into: buffer)
+        } catch {
+            throw (error as? Errno) ?? .ioError  // swift-system throws only Errno
+        }
+    }
+
+    /// Closes a descriptor; EINTR counts as closed, as on Linux and macOS the descriptor is
+    /// gone either way.
+    static func close(_ fd: CInt) {
+        try? FileDescriptor(rawValue: fd).close()
+    }
+
+    /// The pending error of a socket (SO_ERROR), nil for none.
+    static func pendingError(_ fd: CInt) -> Errno? {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 else { return Errno(rawValue: errno) }
+        return value == 0 ? nil : Errno(rawValue: value)
+    }
+
+    private static func makeSocket(family: CInt) throws(Errno) -> CInt {
+        let fd = try check(socket(family, Platform.streamSocket, 0))
+        do throws(Errno) {
+            try configure(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Non-blocking, close-on-exec, no SIGPIPE.
+    private static func configure(_ fd: CInt) throws(Errno) {
         let flags = try check(fcntl(fd, F_GETFL))
         _ = try check(fcntl(fd, F_SETFL, flags | O_NONBLOCK))
         _ = try check(fcntl(fd, F_SETFD, FD_CLOEXEC))
-    }
-
-    private static func socketType(_ type: __socket_type) -> CInt {
-        CInt(type.rawValue)
+        try Platform.preventSIGPIPE(fd)
     }
 
     private static func check(_ result: CInt) throws(Errno) -> CInt {
@@ -108,32 +224,18 @@ enum ProcessResources {
     @discardableResult
     static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_ID, &limit) == 0 else { return -1 }
+        guard getrlimit(Platform.descriptorLimit, &limit) == 0 else { return -1 }
         if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(RLIMIT_NOFILE_ID, &limit)
-            _ = getrlimit(RLIMIT_NOFILE_ID, &limit)
+            _ = setrlimit(Platform.descriptorLimit, &limit)
+            _ = getrlimit(Platform.descriptorLimit, &limit)
         }
-        return Int(limit.rlim_cur)
+        return Int(clamping: limit.rlim_cur)
     }
 
-    /// The resident set size of a process in bytes (VmRSS of /proc/<pid>/status), nil when
-    /// it cannot be read.
+    /// The resident set size of a process in bytes, nil when it cannot be read.
     static func residentBytes(of pid: pid_t = getpid()) -> Int? {
-        guard let file = fopen("/proc/\(pid)/status", "r") else { return nil }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0 {
-            guard let line else { continue }
-            let text = String(cString: line)
-            if text.hasPrefix("VmRSS:") {
-                let kilobytes = text.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
-                return kilobytes.map { $0 * 1024 }
-            }
-        }
-        return nil
+        Platform.residentBytes(of: pid)
     }
 
     /// The time on CLOCK_MONOTONIC, in nanoseconds.
@@ -143,12 +245,6 @@ enum ProcessResources {
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }
-
-#if canImport(Glibc)
-private let RLIMIT_NOFILE_ID = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-#else
-private let RLIMIT_NOFILE_ID = RLIMIT_NOFILE
-#endif
 
 /// Megabytes with one decimal.
 func megabytes(_ bytes: Int) -> String {

@@ -5,7 +5,7 @@ import Testing
 /// fires before its deadline (strict), lateness only within a generous bound, since the
 /// machine is shared and noisy.
 @Suite("KQueueLoop")
-struct TimerSchedulerTests {
+struct KQueueLoopTimerTests {
     /// Lateness tolerated before calling a timer lost (not a performance target).
     static let lateness: Int64 = 10_000_000_000
 

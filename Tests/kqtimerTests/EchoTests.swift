@@ -4,6 +4,7 @@
 import Darwin
 #endif
 import ArgumentParser
+import KQueue  // re-exports Errno
 import Testing
 import kqtimer
 
@@ -31,6 +32,7 @@ struct EchoTests {
 
     @Test("echo-server rejects a zero idle timeout, no connections and malformed values", arguments: [
         ["--idle-timeout", "0ms"], ["--max-connections", "0"], ["--port", "70000"], ["--idle-timeout", "5"],
+        ["--idle-timeout", "25h"], ["--max-connections", "1000001"], ["--report-interval", "3000000000s"],
     ])
     func serverRejects(arguments: [String]) {
         #expect(throws: (any Error).self) { try EchoServerCommand.parse(arguments) }
@@ -57,7 +59,9 @@ struct EchoTests {
 
     @Test("echo-client rejects impossible values", arguments: [
         ["--connections", "0"], ["--echoes", "-1"], ["--message-size", "0"], ["--message-size", "70000"],
-        ["--connect-window", "0"],
+        ["--connect-window", "0"], ["--connections", "1000000000000"], ["--connections", "1000001"],
+        ["--echoes", "1000001"], ["--connect-window", "100001"], ["--limit", "0s"], ["--limit", "25h"],
+        ["--connect-retry", "25h"], ["--idle-timeout", "0s"],
     ])
     func clientRejects(arguments: [String]) {
         #expect(throws: (any Error).self) { try EchoClientCommand.parse(arguments) }
@@ -100,6 +104,31 @@ struct EchoTests {
         #expect(statistics.errors == 0)
     }
 
+    @Test("--host takes a name and an IPv6 address", arguments: ["localhost", "::1"])
+    func hosts(host: String) throws {
+        var serverConfiguration = EchoServer.Configuration()
+        serverConfiguration.host = host
+        serverConfiguration.port = 0
+        let result = Result { () throws(EchoError) in try EchoServer(serverConfiguration) }
+        if case .failure(let error) = result, error.errno == .addressNotAvailable || error.errno == .addressFamilyNotSupported {
+            return  // no IPv6 loopback on this machine
+        }
+        let server = try result.get()
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        if host == "::1" { #expect(server.address.description == "[::1]:\(server.port)") }
+
+        var clientConfiguration = EchoClient.Configuration()
+        clientConfiguration.host = host
+        clientConfiguration.port = server.port
+        clientConfiguration.connections = 5
+        clientConfiguration.echoes = 2
+        clientConfiguration.limit = .seconds(120)  // bounds a hang only
+        let report = try EchoClient(clientConfiguration).run()
+        server.stop()
+        thread.join()
+        #expect(report.connected == 5 && report.echoes == 10 && report.lost == 0)
+    }
+
     @Test("connections past --max-connections are closed at once, and the client counts them as lost")
     func maxConnections() throws {
         var serverConfiguration = EchoServer.Configuration()
@@ -113,7 +142,7 @@ struct EchoTests {
         clientConfiguration.port = server.port
         clientConfiguration.connections = 8
         clientConfiguration.echoes = 2
-        clientConfiguration.limit = .seconds(20)
+        clientConfiguration.limit = .seconds(120)  // bounds a hang only
         let report = try EchoClient(clientConfiguration).run()
         server.stop()
         thread.join()
@@ -124,6 +153,8 @@ struct EchoTests {
         #expect(server.statistics.accepted == 8)
         #expect(server.statistics.peakOpen <= 5)
         #expect(report.lost == refused)
+        // A refused connection ends by a close or a reset of the server, counted by cause.
+        #expect(report.closedByServer + report.reset == refused)
         #expect(report.echoes == (8 - refused) * 2)
     }
 }

@@ -3,6 +3,9 @@
 #ifndef CLIBEV_H
 #define CLIBEV_H
 
+#if !__has_include(<ev.h>)
+#error "libev's <ev.h> is not installed: apt-get install libev-dev (Benchmarks/README.md), or build with KQ_BENCH_NO_LIBEV=1"
+#endif
 #include <ev.h>
 
 typedef void (*clibev_timer_callback)(struct ev_loop *loop, ev_timer *watcher, int revents);

@@ -8,14 +8,14 @@ import Darwin
 
 /// `swift run -c release --package-path Benchmarks workloads [options]`
 ///
-/// Runs every workload of shared/BENCHMARKS.md for every implementation that supports it, each pair
+/// Runs every workload of Benchmarks/README.md for every implementation that supports it, each pair
 /// in its own child process (this executable again, with the hidden `--child`), prints one JSON line
 /// per pair, then a table per workload. Exits non-zero if any implementation fired early or lost a timer.
 @main
 struct WorkloadsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workloads",
-        abstract: "Timer workloads of shared/BENCHMARKS.md, the project against its peers.",
+        abstract: "Timer workloads of Benchmarks/README.md, the project against its peers.",
         discussion: WorkloadName.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "\n")
     )
 
@@ -51,6 +51,11 @@ struct WorkloadsCommand: ParsableCommand {
         if let child {
             ChildProcess.run(child, parameters: parameters)
         }
+        if implementationArguments.isEmpty {
+            for skipped in Implementations.skipped {
+                printToStandardError("note: \(skipped.name) skipped: \(skipped.reason)")
+            }
+        }
         let report = Runner(
             workloads: try selectedWorkloads(),
             implementations: try selectedImplementations(),
@@ -79,6 +84,9 @@ struct WorkloadsCommand: ParsableCommand {
         let names = Self.split(implementationArguments)
         if names.isEmpty { return Implementations.all }
         for name in names where Implementations.named(name) == nil {
+            if let skipped = Implementations.skipped.first(where: { $0.name == name }) {
+                throw ValidationError("'\(name)' is not in this build: \(skipped.reason)")
+            }
             throw ValidationError(
                 "unknown implementation '\(name)'; known: \(Implementations.all.map { $0.name }.joined(separator: ", "))"
             )

@@ -1,3 +1,4 @@
+#if KQ_BENCH_LIBEV
 import CLibev
 
 /// `libev`: `ev_timer` watchers on one `ev_loop` (`ev_loop_new(EVFLAG_AUTO)`), run on the calling thread.
@@ -138,3 +139,4 @@ final class LibevImplementation: TimerImplementation {
 enum LibevError: Error {
     case loopCreationFailed
 }
+#endif

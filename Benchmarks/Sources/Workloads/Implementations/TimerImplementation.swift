@@ -75,9 +75,28 @@ enum Implementations {
             DispatchImplementation.self,
             NIOImplementation.self,
             ConcurrencyImplementation.self,
-            LibevImplementation.self,
         ]
+        #if KQ_BENCH_LIBEV
+        list.append(LibevImplementation.self)
+        #endif
         return list
+    }
+
+    /// The implementations this build of the runner left out, each with the reason.
+    static var skipped: [(name: String, reason: String)] {
+        #if KQ_BENCH_LIBEV_MISSING
+        return [
+            (
+                "libev",
+                "ev.h was not found when SwiftPM evaluated Benchmarks/Package.swift; install libev-dev "
+                    + "(Benchmarks/README.md, Setup), then `swift package --package-path Benchmarks purge-cache` if it was built before"
+            )
+        ]
+        #elseif KQ_BENCH_LIBEV_DISABLED
+        return [("libev", "KQ_BENCH_NO_LIBEV was set when SwiftPM evaluated Benchmarks/Package.swift")]
+        #else
+        return []
+        #endif
     }
 
     /// The implementation the tables compare against: `scheduler` if present, else `kqueue`, else none.

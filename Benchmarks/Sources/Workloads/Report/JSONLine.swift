@@ -1,6 +1,6 @@
 import Foundation
 
-/// The public JSON line of a result: `workload`, `impl`, `n`, then the keys of BENCHMARKS.md in
+/// The public JSON line of a result: `workload`, `impl`, `n`, then the keys of Benchmarks/README.md in
 /// their order. Errors, notes and the curve stay out of it.
 enum JSONLine {
     static func format(_ result: WorkloadResult) -> String {

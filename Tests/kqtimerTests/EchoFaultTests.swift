@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+import SystemPackage
+import Testing
+import kqtimer
+
+/// The echo server against clients that misbehave (issue 10: faults 1 and 3).
+@Suite("Echo server faults")
+struct EchoFaultTests {
+    @Test("a client that resets while a reply is pending does not kill the server with SIGPIPE (issue 10, fault 1)")
+    func resetWhileReplyPending() throws {
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.idleTimeout = .seconds(60)
+        let server = try EchoServer(configuration)
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        defer {
+            server.stop()
+            thread.join()
+        }
+
+        for round in 0..<3 {
+            let fd = try TestSocket.open(port: server.port)
+            // Send without reading until the server stops reading too: its reply is then pending.
+            let stuck = TestSocket.fillUntilStuck(fd, limit: .seconds(30))
+            #expect(stuck, "round \(round): the server kept reading for 30 s")
+            TestSocket.reset(fd)
+        }
+        // The server is alive and serving: a small clean run.
+        var client = EchoClient.Configuration()
+        client.port = server.port
+        client.connections = 5
+        client.echoes = 3
+        client.limit = .seconds(120)
+        let report = try EchoClient(client).run()
+        #expect(report.echoes == 15 && report.lost == 0)
+        // Every reset connection is gone by the time the clean run ends.
+        try TestSocket.waitUntil(limit: .seconds(30)) { server.statistics.peerClosed >= 3 }
+        #expect(server.statistics.peerClosed >= 3)
+    }
+
+    @Test("accept(2) out of descriptors or memory pauses accepting and the server goes on serving (issue 10, fault 2)")
+    func acceptFailures() throws {
+        let failures = Atomic<Int>(0)
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.acceptPause = .milliseconds(20)
+        let errors: [Errno] = [.tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory]
+        configuration.acceptConnection = { [failures] (listener) throws(Errno) in
+            let failed = failures.add(1, ordering: .relaxed).oldValue
+            if failed < errors.count { throw errors[failed] }
+            return try EchoServer.Configuration().acceptConnection(listener)
+        }
+        let server = try EchoServer(configuration)
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+
+        var client = EchoClient.Configuration()
+        client.port = server.port
+        client.connections = 20
+        client.echoes = 3
+        client.limit = .seconds(120)  // bounds a hang only
+        let report = try EchoClient(client).run()
+        server.stop()
+        thread.join()
+
+        #expect(report.connected == 20 && report.echoes == 60 && report.lost == 0)
+        #expect(server.statistics.acceptPauses == 4)
+        #expect(server.statistics.accepted == 20)
+    }
+
+    @Test("a refused connect is retried until --connect-retry has passed, then counted as refused")
+    func refusedConnects() throws {
+        // A port nobody listens on: one the system just gave to a listener that is closed again.
+        let port = try {
+            var configuration = EchoServer.Configuration()
+            configuration.port = 0
+            return try EchoServer(configuration).port
+        }()
+        var client = EchoClient.Configuration()
+        client.port = port
+        client.connections = 3
+        client.connectRetry = .milliseconds(300)
+        client.limit = .seconds(120)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let report = try EchoClient(client).run()
+        #expect(clock.now - started >= .milliseconds(300))
+        #expect(report.connected == 0 && report.failedConnects == 3 && report.refused == 3 && report.lost == 3)
+        #expect(report.retries >= 3)
+    }
+
+    @Test("a client started before its server connects once the server listens")
+    func clientBeforeServer() throws {
+        let port = try {
+            var configuration = EchoServer.Configuration()
+            configuration.port = 0
+            return try EchoServer(configuration).port
+        }()
+        var client = EchoClient.Configuration()
+        client.port = port
+        client.connections = 10
+        client.echoes = 2
+        client.connectRetry = .seconds(60)
+        client.limit = .seconds(120)
+        let result = Mutex<Result<EchoClient.Report, EchoError>?>(nil)
+        let clientThread = ServerThread { [client] in
+            let report = Result { () throws(EchoError) in try EchoClient(client).run() }
+            result.withLock { $0 = report }
+        }
+        usleep(100_000)  // the client is refused meanwhile (or not yet started: either way it must connect)
+        var configuration = EchoServer.Configuration()
+        configuration.port = port
+        let server = try EchoServer(configuration)
+        let serverThread = ServerThread { try? server.run(every: .seconds(60)) }
+        clientThread.join()
+        server.stop()
+        serverThread.join()
+        let report = try #require(try result.withLock { $0 }?.get())
+        #expect(report.connected == 10 && report.echoes == 20 && report.lost == 0)
+    }
+
+    @Test("an idle timeout with a fraction of a millisecond is never armed shorter (issue 10, fault 3)")
+    func subMillisecondIdleTimeout() throws {
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.idleTimeout = .microseconds(20_900)
+        let server = try EchoServer(configuration)
+        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+
+        var client = EchoClient.Configuration()
+        client.port = server.port
+        client.connections = 20
+        client.echoes = 2
+        client.idleTimeout = .microseconds(20_900)
+        client.limit = .seconds(120)
+        let report = try EchoClient(client).run()
+        server.stop()
+        thread.join()
+
+        #expect(report.idleCloses == 20)
+        #expect(report.earlyCloses == 0, "closes came \(report.idleCloseMinMs)...\(report.idleCloseMaxMs) ms after the last message")
+        #expect(report.idleCloseMinMs >= 20.9)
+    }
+}
+
+/// Raw client sockets for the tests, blocking connect, non-blocking afterwards.
+enum TestSocket {
+    static func open(port: UInt16) throws -> CInt {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(result == 0, "connect: errno \(errno)")
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
+    }
+
+    /// Sends 64 KiB blocks until sending has been refused (EAGAIN) for 200 ms in a row.
+    static func fillUntilStuck(_ fd: CInt, limit: Duration) -> Bool {
+        let block = [UInt8](repeating: 0x61, count: 65536)
+        let clock = ContinuousClock()
+        let end = clock.now + limit
+        var refusedSince: ContinuousClock.Instant?
+        while clock.now < end {
+            let sent = block.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            if sent > 0 {
+                refusedSince = nil
+                continue
+            }
+            let now = clock.now
+            if let since = refusedSince {
+                if now - since >= .milliseconds(200) { return true }
+            } else {
+                refusedSince = now
+            }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Closes with SO_LINGER {1, 0}: the peer gets a reset, not a FIN.
+    static func reset(_ fd: CInt) {
+        var linger = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+        _ = close(fd)
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `limit` passes.
+    static func waitUntil(limit: Duration, _ condition: () -> Bool) throws {
+        let clock = ContinuousClock()
+        let end = clock.now + limit
+        while !condition() && clock.now < end { usleep(10_000) }
+    }
+}
