@@ -237,3 +237,29 @@ struct TimeoutTests {
         #expect(try await outcome.value)
     }
 }
+
+@Suite("README snippets")
+struct ReadmeSnippetTests {
+    @Test("Async code on the loop")
+    func asyncOnTheLoop() async throws {
+        let loop = try KQueueLoop()
+        defer { loop.shutdown() }
+        let task = Task(executorPreference: loop) {
+            try await loop.sleep(for: .milliseconds(10))
+            let reply = try await withTimeout(.seconds(1), on: loop) { "fast enough" }
+            return (loop.isCurrent, reply)
+        }
+        let (onLoop, reply) = try await task.value
+        #expect(onLoop && reply == "fast enough")
+    }
+
+    @Test("Testing with ManualClock")
+    func manualClockTimeout() async throws {
+        let clock = ManualClock()
+        let request = Task(executorPreference: clock) {
+            try await withTimeout(.seconds(5), on: clock) { try await clock.sleep(for: .seconds(60)) }
+        }
+        clock.advance(by: .seconds(5))
+        await #expect(throws: TimeoutError.self) { try await request.value }
+    }
+}
