@@ -253,10 +253,13 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
         mutating func runTimers() {
             guard state.pointee.timers.collectDue(now: TimerClock.now(), into: &firings) > 0 else { return }
-            for firing in firings {
-                // No callback starts once shutdown() was called.
-                if core.isStopRequested { break }
-                firing.run()
+            for index in firings.indices {
+                // No callback starts once shutdown() was called; sleepers among the rest end.
+                guard !core.isStopRequested else {
+                    for firing in firings[index...] { firing.abandon() }
+                    break
+                }
+                firings[index].run()
             }
             firings.removeAll(keepingCapacity: true)
         }

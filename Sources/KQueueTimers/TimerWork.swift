@@ -38,6 +38,11 @@ enum Firing {
     /// when the timer has no next tick (it would lie beyond the end of time).
     case tick(PeriodicTimer, deadline: Int64, missed: Int, isLast: Bool)
 
+    /// Tells the work that it will not run after all (the loop stopped before it started).
+    func abandon() {
+        if case .once(let work) = self { work.abandon() }
+    }
+
     /// Runs the timer's work on the calling thread.
     func run() {
         switch self {

@@ -335,3 +335,26 @@ struct SchedulerRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("KQueueLoop shutdown from a callback")
+struct KQueueLoopShutdownTests {
+    @Test("A task sleeping until the instant of a callback that shuts the loop down gets CancellationError")
+    func sleeperInTheSameTurn() async throws {
+        let loop = try KQueueLoop()
+        let deadline = loop.now.advanced(by: .milliseconds(20))
+        loop.schedule(at: deadline) { loop.shutdown() }
+        let sleeper = Task(executorPreference: loop) { () -> String in
+            do {
+                try await loop.sleep(until: deadline)
+                return "woke"
+            } catch {
+                return "cancelled"
+            }
+        }
+        // Either the sleep was taken after the callback (cancelled) or it ran first (woke);
+        // it never hangs.
+        let outcome = try await withTimeout(.seconds(60), on: KQueueLoop.shared) { await sleeper.value }
+        #expect(outcome == "cancelled" || outcome == "woke")
+        loop.shutdown()
+    }
+}
