@@ -241,6 +241,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
         /// Runs the jobs ready at the start; jobs they submit run in the next turn.
         mutating func runJobs() {
+            let state = self.state
             swap(&running, &state.pointee.ready)
             for job in running {
                 switch job {
@@ -252,6 +253,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         }
 
         mutating func runTimers() {
+            let state = self.state
             guard state.pointee.timers.collectDue(now: TimerClock.now(), into: &firings) > 0 else { return }
             for index in firings.indices {
                 // No callback starts once shutdown() was called; sleepers among the rest end.
