@@ -177,14 +177,38 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
     struct State: ~Copyable {
         var wheel: TimerWheel<TimerWork>
         /// Timers taken off the wheel, not yet run.
-        var firings: [Firing] = []
-        var nextFiring = 0
+        var firings = Queue<Firing>()
         /// Jobs of tasks and actors on the clock, not yet run.
-        var jobs: [LoopJob] = []
-        var nextJob = 0
+        var jobs = Queue<LoopJob>()
 
         init(now: Int64) {
             wheel = TimerWheel(now: now)
+        }
+    }
+
+    /// A first-in first-out list that reuses its storage.
+    struct Queue<Element> {
+        private var elements: [Element] = []
+        private var head = 0
+
+        mutating func append(_ element: Element) {
+            elements.append(element)
+        }
+
+        mutating func popFirst() -> Element? {
+            guard head < elements.count else { return nil }
+            let element = elements[head]
+            head += 1
+            if head == elements.count {
+                elements.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return element
+        }
+
+        mutating func removeAll() {
+            elements = []
+            head = 0
         }
     }
 
@@ -208,8 +232,8 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
     func close() {
         state.withLock { state in
             state.wheel.advance(to: .max) { _, _, _ in }
-            state.firings = []
-            state.jobs = []
+            state.firings.removeAll()
+            state.jobs.removeAll()
         }
     }
 
@@ -297,24 +321,8 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
 
     private func nextStep(until target: Int64?) -> Step {
         state.withLock { state -> Step in
-            if state.nextJob < state.jobs.count {
-                let job = state.jobs[state.nextJob]
-                state.nextJob += 1
-                if state.nextJob == state.jobs.count {
-                    state.jobs.removeAll(keepingCapacity: true)
-                    state.nextJob = 0
-                }
-                return .job(job)
-            }
-            if state.nextFiring < state.firings.count {
-                let firing = state.firings[state.nextFiring]
-                state.nextFiring += 1
-                if state.nextFiring == state.firings.count {
-                    state.firings.removeAll(keepingCapacity: true)
-                    state.nextFiring = 0
-                }
-                return .firing(firing)
-            }
+            if let job = state.jobs.popFirst() { return .job(job) }
+            if let firing = state.firings.popFirst() { return .firing(firing) }
             let now = state.wheel.now
             let limit = max(target ?? now, now)
             guard let next = state.wheel.nextDeadline, next <= limit else {

@@ -112,7 +112,7 @@ struct KQueueLoopTests {
         let fires = SchedulerLog<(deadline: Int64, at: Int64)>()
         let count = 2_000
         let start = loop.now.advanced(by: .milliseconds(30))
-        var random = SchedulerRandom(seed: 42)
+        var random = SeededRandom(seed: 42)
         let deadlines = (0..<count).map { _ in start.advanced(by: .microseconds(Int64(random.next() % 50_000))) }
         let scheduled = SchedulerGate()
         let onLoop = Array(deadlines[..<(count / 2)])
@@ -316,23 +316,6 @@ struct KQueueLoopTests {
         #expect(await schedulerEventually { !loop.execute {} })
         #expect(!KQueueLoop.shared.isCurrent)
         #expect(KQueueClock().loop === KQueueLoop.shared)
-    }
-}
-
-/// A seeded generator (SplitMix64), so every run sees the same deadlines.
-struct SchedulerRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
