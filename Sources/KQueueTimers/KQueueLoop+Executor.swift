@@ -21,10 +21,14 @@ extension KQueueLoop: SerialExecutor, TaskExecutor {
         }
     }
 
+    /// The loop as the executor of an actor: return it from the actor's `unownedExecutor`
+    /// to run the actor's methods on the loop's thread.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    /// The loop as a task executor, the preference that `Task(executorPreference: loop)`
+    /// records: the task, and the child tasks that inherit the preference, run on the loop.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }

@@ -9,6 +9,7 @@ import KQueue
 /// never waits for the loop's work. `cancel()` is O(1) and lock-free from any thread, and
 /// true only if the callback will never start.
 extension KQueueLoop: TimerScheduling {
+    /// The loop's instants are those of ``KQueueClock``: the kernel's monotonic clock.
     public typealias Instant = KQueueClock.Instant
 
     /// Runs `body` on the loop's thread at `deadline` (at once if it has passed), or up to

@@ -2,7 +2,7 @@ import KQueue
 import Synchronization
 import SystemPackage
 
-/// An event loop: one thread that owns one ``KQueue`` and one ``TimerWheel``, and runs the
+/// An event loop: one thread that owns one `KQueue` and one ``TimerWheel``, and runs the
 /// jobs, tasks, actors and timers given to it, one at a time.
 ///
 /// Code on the loop's thread schedules and cancels timers with no lock and no atomic

@@ -151,10 +151,14 @@ extension ManualClock: SerialExecutor, TaskExecutor {
         core.enqueue(.task(UnownedJob(job)))
     }
 
+    /// The clock as the executor of an actor: an actor whose `unownedExecutor` returns it runs
+    /// its methods only inside ``advance(to:)`` or ``run()``.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    /// The clock as a task executor, the preference that `Task(executorPreference: clock)`
+    /// records: the task runs only inside ``advance(to:)`` or ``run()``.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }

@@ -25,6 +25,8 @@ public struct TimerTick<Instant: InstantProtocol & Sendable>: Sendable {
     /// The number of grid points skipped just before this tick (0 when on time).
     public var missed: Int
 
+    /// A tick for the grid point `deadline`, after `missed` skipped ones; useful to build the
+    /// expected ticks in a test.
     public init(deadline: Instant, missed: Int) {
         self.deadline = deadline
         self.missed = missed

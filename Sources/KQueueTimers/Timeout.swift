@@ -9,6 +9,8 @@ public struct TimeoutError: Error, Hashable, Sendable, CustomStringConvertible {
         self.duration = duration
     }
 
+    /// `"the operation timed out after 5.0 seconds"`, or without the duration when it is
+    /// not known (a ``withDeadline(_:tolerance:on:operation:)`` that ran out).
     public var description: String {
         if let duration { return "the operation timed out after \(duration)" }
         return "the operation timed out"

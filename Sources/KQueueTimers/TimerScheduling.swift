@@ -6,6 +6,8 @@ import KQueue
 /// Every timer may carry a tolerance: it runs at its deadline or up to that much later,
 /// never before. A ``ManualClock`` runs every timer exactly at its deadline.
 public protocol TimerScheduling<Instant>: Sendable {
+    /// The scheduler's instants: ``KQueueClock/Instant`` for ``KQueueLoop``,
+    /// ``ManualClock/Instant`` for ``ManualClock``.
     associatedtype Instant: TimerInstant
 
     /// The current instant.

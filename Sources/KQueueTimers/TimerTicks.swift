@@ -8,15 +8,19 @@
 /// }
 /// ```
 public struct TimerTicks<Scheduler: TimerScheduling>: AsyncSequence, Sendable {
+    /// A tick, with its grid deadline on the scheduler's timeline and its missed count.
     public typealias Element = TimerTick<Scheduler.Instant>
 
     let scheduler: Scheduler
     let grid: TickGrid
 
+    /// An iterator whose first tick is due one period after the grid's start.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(scheduler: scheduler, grid: grid)
     }
 
+    /// Delivers the ticks by sleeping on the scheduler until each grid point; one task
+    /// iterates it (it is not `Sendable`).
     public struct AsyncIterator: AsyncIteratorProtocol {
         let scheduler: Scheduler
         var grid: TickGrid
