@@ -235,3 +235,19 @@ extension KEvent {
         flags.subtracting(.system).union(.error)
     }
 }
+
+/// The descriptor numbers registered in the epoll set behind `fd` (the "tfd:" lines of
+/// /proc/self/fdinfo/<fd>), or nil if it cannot be read.
+func epollTargets(_ fd: CInt) -> [CInt]? {
+    guard let file = fopen("/proc/self/fdinfo/\(fd)", "r") else { return nil }
+    defer { fclose(file) }
+    var targets: [CInt] = []
+    var line: UnsafeMutablePointer<CChar>? = nil
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0 {
+        guard let line, strncmp(line, "tfd:", 4) == 0 else { continue }
+        targets.append(CInt(strtol(line + 4, nil, 10)))
+    }
+    return targets.sorted()
+}

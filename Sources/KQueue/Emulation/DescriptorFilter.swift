@@ -39,13 +39,18 @@ import SystemPackage
 ///   it named at registration (device and inode), and the knotes of a descriptor that was
 ///   closed, or names another file now, are removed without ever being returned. A change
 ///   for a closed descriptor is EBADF.
+/// - The descriptors the queue keeps in its epoll set (``QueueState/owns(_:)``) are not the
+///   user's: a change naming one is EBADF, as on macOS, where the number would not be open.
 enum DescriptorFilter: EmulatedFilter {
-    /// Runs before every change to a read or write knote: forgets the knotes of a descriptor
-    /// that was closed, or that names another file now.
+    /// Runs before every change to a read or write knote: refuses the queue's own descriptors,
+    /// and forgets the knotes of a descriptor that was closed, or that names another file now.
     ///
-    /// - Returns: EBADF for a number that is not an open descriptor.
+    /// - Returns: EBADF for a number that is not an open descriptor, or is one of the queue's.
     static func validate(_ change: KEvent, in queue: inout QueueState) -> Errno? {
         guard let fd = CInt(exactly: change.ident) else { return .badFileDescriptor }
+        // Changing the queue's own registration would silence its timers, its wake-ups, its
+        // signals or a process's exit; there is no user knote at that number (``QueueState/adopt(_:)``).
+        if queue.owns(fd) { return .badFileDescriptor }
         switch Descriptor.identity(fd) {
         case .failure:
             forget(fd, in: &queue)
@@ -57,6 +62,7 @@ enum DescriptorFilter: EmulatedFilter {
             return nil
         }
     }
+
 
     static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
         let fd = CInt(change.ident)
@@ -314,7 +320,7 @@ enum DescriptorFilter: EmulatedFilter {
     /// reporting them. Its registration may stay in the epoll set (when the old file is still
     /// open elsewhere) until that file is closed; its events are ignored (the generation no
     /// longer matches).
-    private static func forget(_ fd: CInt, in queue: inout QueueState) {
+    static func forget(_ fd: CInt, in queue: inout QueueState) {
         guard let registration = queue.descriptors[fd] else { return }
         queue.descriptors[fd] = nil
         for knote in [registration.read, registration.write] where knote >= 0 {

@@ -55,7 +55,7 @@ final class EmulatedQueue: Sendable {
         self.epoll = epoll
         self.wakeup = wakeup
         self.timer = timer
-        self.state = Locked(QueueState(epoll: epoll))
+        self.state = Locked(QueueState(epoll: epoll, wakeup: wakeup, timer: timer))
         self.confirmedEpoch = Atomic(ForkEpoch.current)
         self.owner = getpid()
     }

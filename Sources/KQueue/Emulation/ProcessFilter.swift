@@ -24,6 +24,7 @@ enum ProcessFilter: EmulatedFilter {
         case .failure(.invalidArgument): return .noSuchProcess
         case .failure(let error): return error
         }
+        queue.adopt(fd)
         let generation = queue.makeGeneration()
         let token = EpollToken(kind: .process, descriptor: fd, generation: generation)
         if let error = Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN) | ckq_EPOLLET, token: token) {

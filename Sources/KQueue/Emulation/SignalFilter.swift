@@ -68,6 +68,7 @@ enum SignalFilter: EmulatedFilter {
             return error
         case .success(let fd):
             guard queue.signalDescriptor < 0 else { return nil }
+            queue.adopt(fd)
             let token = EpollToken(kind: .signal, descriptor: fd, generation: 0)
             if let error = Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN), token: token) {
                 closeDescriptor(fd)
