@@ -35,10 +35,10 @@ import SystemPackage
 ///   EV_DISPATCH as for every filter. Re-adding an existing knote replaces its NOTE_LOWAT
 ///   threshold and succeeds.
 /// - A descriptor that is closed without EV_DELETE keeps its knotes (Linux does not tell):
-///   every change and every evaluation first checks that the number still names the file
-///   it named at registration (device and inode), and the knotes of a descriptor that was
-///   closed, or names another file now, are removed without ever being returned. A change
-///   for a closed descriptor is EBADF.
+///   every change and every evaluation first checks that the number still names the open file
+///   it named at registration (``namesRegisteredFile(_:_:in:)``), and the knotes of a
+///   descriptor that was closed, or names another file now, are removed without ever being
+///   returned. A change for a closed descriptor is EBADF.
 /// - The descriptors the queue keeps in its epoll set (``QueueState/owns(_:)``) are not the
 ///   user's: a change naming one is EBADF, as on macOS, where the number would not be open.
 enum DescriptorFilter: EmulatedFilter {
@@ -51,18 +51,36 @@ enum DescriptorFilter: EmulatedFilter {
         // Changing the queue's own registration would silence its timers, its wake-ups, its
         // signals or a process's exit; there is no user knote at that number (``QueueState/adopt(_:)``).
         if queue.owns(fd) { return .badFileDescriptor }
-        switch Descriptor.identity(fd) {
-        case .failure:
+        if let registration = queue.descriptors[fd] {
+            if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
-            return .badFileDescriptor
-        case .success(let current):
-            if let registration = queue.descriptors[fd], registration.identity != current.identity {
-                forget(fd, in: &queue)
-            }
-            return nil
         }
+        guard case .success = Descriptor.identity(fd) else { return .badFileDescriptor }
+        return nil
     }
 
+    /// Whether `fd` still names the open file its registration was made for.
+    ///
+    /// A descriptor in the epoll set is asked of epoll itself, which keys every registration by
+    /// (open file, descriptor number): EPOLL_CTL_ADD of the number fails with EEXIST exactly
+    /// while the number names the registered open file. Any other outcome means another file,
+    /// or none (an ADD that succeeded is undone at once; its token reads as the queue's own, so
+    /// a waiter that sees an event of it in between ignores it). It costs one system call, as
+    /// the fstat(2) it replaces did, and it is exact where device and inode are not: every
+    /// eventfd, timerfd, epoll and signalfd (and pidfd before Linux 6.9) shares one anonymous
+    /// inode. kcmp(2) KCMP_FILE would need a second descriptor of the registered file, and a
+    /// duplicate kept by the registration would keep the file open after the user closes it
+    /// (a socket would never send its FIN); /proc/self/fdinfo shows no file address.
+    ///
+    /// Regular files and directories are not in the epoll set; for them device and inode decide
+    /// (so one closed and reopened under the same number keeps its knotes).
+    static func namesRegisteredFile(_ fd: CInt, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
+        guard registration.isPolled else {
+            guard case .success(let current) = Descriptor.identity(fd) else { return false }
+            return current.identity == registration.identity
+        }
+        return Epoll.holdsRegistration(queue.epoll, fd)
+    }
 
     static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
         let fd = CInt(change.ident)
@@ -169,10 +187,9 @@ enum DescriptorFilter: EmulatedFilter {
     /// - Parameter readiness: the epoll or poll events of the descriptor; nil to ask poll(2).
     /// - Returns: false when `fd` no longer names the registered file.
     private static func evaluate(_ fd: CInt, only: Int32?, readiness: UInt32?, in queue: inout QueueState) -> Bool {
-        guard let registration = queue.descriptors[fd],
-            case .success(let current) = Descriptor.identity(fd),
-            current.identity == registration.identity
-        else { return false }
+        guard let registration = queue.descriptors[fd], namesRegisteredFile(fd, registration, in: queue) else {
+            return false
+        }
         let knotes = only.map { [$0] } ?? [registration.read, registration.write]
         var readiness = readiness
         var socketError: Int?

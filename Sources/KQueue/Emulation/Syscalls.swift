@@ -53,6 +53,24 @@ enum Epoll {
         return retryingInterrupts { epoll_ctl(epoll, EPOLL_CTL_DEL, fd, &event) }.errno
     }
 
+    /// Whether the epoll set holds a registration of the open file `fd` names now (see
+    /// ``DescriptorFilter/namesRegisteredFile(_:_:in:)``): EPOLL_CTL_ADD fails with EEXIST
+    /// exactly then. An ADD that succeeds is removed again.
+    static func holdsRegistration(_ epoll: CInt, _ fd: CInt) -> Bool {
+        var event = epoll_event()
+        event.events = 0
+        event.data.u64 = EpollToken(kind: .queue, descriptor: fd, generation: 0).rawValue
+        switch retryingInterrupts({ epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) }) {
+        case .failure(.fileExists):
+            return true
+        case .failure:
+            return false
+        case .success:
+            remove(epoll, fd)
+            return false
+        }
+    }
+
     private static func control(_ epoll: CInt, _ operation: CInt, _ fd: CInt, events: UInt32, token: EpollToken)
         -> Errno?
     {
