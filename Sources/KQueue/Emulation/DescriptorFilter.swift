@@ -55,8 +55,12 @@ enum DescriptorFilter: EmulatedFilter {
             if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
         }
-        guard case .success = Descriptor.identity(fd) else { return .badFileDescriptor }
-        return nil
+        do throws(Errno) {
+            _ = try Descriptor.identity(fd)
+            return nil
+        } catch {
+            return .badFileDescriptor
+        }
     }
 
     /// Whether `fd` still names the open file its registration was made for.
@@ -76,8 +80,7 @@ enum DescriptorFilter: EmulatedFilter {
     /// (so one closed and reopened under the same number keeps its knotes).
     static func namesRegisteredFile(_ fd: CInt, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
         guard registration.isPolled else {
-            guard case .success(let current) = Descriptor.identity(fd) else { return false }
-            return current.identity == registration.identity
+            return (try? Descriptor.identity(fd))?.identity == registration.identity
         }
         return Epoll.holdsRegistration(queue.epoll, fd)
     }
@@ -92,7 +95,12 @@ enum DescriptorFilter: EmulatedFilter {
             queue.descriptors[fd] = registration
             return nil
         }
-        guard case .success(let current) = Descriptor.identity(fd) else { return .badFileDescriptor }
+        let current: (identity: Descriptor.Identity, type: UInt32)
+        do throws(Errno) {
+            current = try Descriptor.identity(fd)
+        } catch {
+            return .badFileDescriptor
+        }
         var registration = DescriptorRegistration(
             identity: current.identity,
             type: current.type,
@@ -104,18 +112,19 @@ enum DescriptorFilter: EmulatedFilter {
         } else {
             let events = registration.wantedEvents
             let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-            switch Epoll.add(queue.epoll, fd, events: events, token: token) {
-            case nil:
+            do throws(Errno) {
+                do throws(Errno) {
+                    try Epoll.add(queue.epoll, fd, events: events, token: token)
+                } catch .fileExists {
+                    // Left in the set by an earlier registration of the same open file.
+                    try Epoll.modify(queue.epoll, fd, events: events, token: token)
+                }
                 registration.events = events
-            case .notPermitted?:
-                registration.isPolled = false
-            case .fileExists?:
-                // Left in the set by an earlier registration of the same open file.
-                if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
-                registration.events = events
-            case .tooManySymbolicLinkLevels?:
+            } catch .notPermitted {
+                registration.isPolled = false  // a file epoll cannot watch: always ready
+            } catch .tooManySymbolicLinkLevels {
                 return .invalidArgument  // watching would close a loop of queues
-            case let error?:
+            } catch {
                 return error
             }
         }
@@ -198,15 +207,17 @@ enum DescriptorFilter: EmulatedFilter {
             guard registration.isPolled else {
                 queue.knotes[knote].isActive = true
                 queue.knotes[knote].isEOF = false
+                // A file whose size or offset cannot be read reports 0 bytes.
                 queue.knotes[knote].eventData =
-                    queue.knotes[knote].filter == .read ? Descriptor.bytesAfterOffset(fd) : 0
+                    queue.knotes[knote].filter == .read ? (try? Descriptor.bytesAfterOffset(fd)) ?? 0 : 0
                 continue
             }
-            let events = readiness ?? Descriptor.readiness(fd)
+            // poll(2) fails only without memory: then the descriptor counts as not ready.
+            let events = readiness ?? (try? Descriptor.readiness(fd)) ?? 0
             readiness = events
             if events & UInt32(ckq_EPOLLERR) != 0 && registration.isSocket && socketError == nil {
                 // Reading SO_ERROR clears the error, as the next recv(2) would.
-                socketError = (try? Descriptor.socketOption(fd, SO_ERROR).get()) ?? 0
+                socketError = (try? Descriptor.socketOption(fd, SO_ERROR)) ?? 0
             }
             if queue.knotes[knote].filter == .read {
                 evaluateRead(knote, fd, events, registration, socketError ?? 0, in: &queue)
@@ -230,14 +241,14 @@ enum DescriptorFilter: EmulatedFilter {
             events & UInt32(ckq_EPOLLRDHUP | ckq_EPOLLHUP) != 0
             || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
         let data: Int
-        switch Descriptor.ioctlValue(fd, ckq_SIOCINQ) {
-        case .success(let count):
-            data = count
-        case .failure(.invalidArgument) where registration.isSocket:
-            // A listening socket: the number of connections waiting to be accepted.
-            data = Descriptor.acceptQueueLength(fd) ?? (readable ? 1 : 0)
-        case .failure:
-            data = readable ? 1 : 0
+        do throws(Errno) {
+            data = try Descriptor.ioctlValue(fd, ckq_SIOCINQ)
+        } catch .invalidArgument where registration.isSocket {
+            // A listening socket: the number of connections waiting to be accepted (known for
+            // TCP only).
+            data = (try? Descriptor.acceptQueueLength(fd)) ?? (readable ? 1 : 0)
+        } catch {
+            data = readable ? 1 : 0  // a descriptor that cannot say how much it holds
         }
         let threshold = self.threshold(knote, in: queue)
         let isReady = (threshold > 1 ? data >= threshold : readable) || isEOF || socketError != 0
@@ -258,13 +269,13 @@ enum DescriptorFilter: EmulatedFilter {
             || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
         var data = 0
         if registration.isSocket {
-            if let size = try? Descriptor.socketOption(fd, SO_SNDBUF).get(),
-                let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCOUTQ).get()
+            if let size = try? Descriptor.socketOption(fd, SO_SNDBUF),
+                let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCOUTQ)
             {
                 data = max(size - queued, 0)
             }
         } else if registration.isPipe && !isEOF {
-            if let capacity = Descriptor.pipeCapacity(fd), let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCINQ).get() {
+            if let capacity = try? Descriptor.pipeCapacity(fd), let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCINQ) {
                 data = max(capacity - queued, 0)
             }
         }
@@ -310,7 +321,11 @@ enum DescriptorFilter: EmulatedFilter {
         let events = registration.wantedEvents
         guard events != registration.events else { return nil }
         let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-        if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
+        do throws(Errno) {
+            try Epoll.modify(queue.epoll, fd, events: events, token: token)
+        } catch {
+            return error
+        }
         registration.events = events
         return nil
     }
@@ -325,7 +340,7 @@ enum DescriptorFilter: EmulatedFilter {
         }
         registration[queue.knotes[knote].filter] = -1
         if registration.isEmpty {
-            if registration.isPolled && !isGone { Epoll.remove(queue.epoll, fd) }
+            if registration.isPolled && !isGone { Epoll.removeIfPresent(queue.epoll, fd) }
             queue.descriptors[fd] = nil
         } else {
             if !isGone { _ = register(fd, &registration, in: &queue) }

@@ -147,10 +147,9 @@ final class EmulatedQueue: Sendable {
 
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
-            switch Epoll.wait(epoll, into: buffer, timeout: remaining) {
-            case .success(let count):
-                harvested = count
-            case .failure(let error):
+            do throws(Errno) {
+                harvested = try Epoll.wait(epoll, into: buffer, timeout: remaining)
+            } catch {
                 state.withLock { state in
                     state.waiters -= 1
                     if state.isClosed && state.waiters == 0 { closeDescriptors(&state) }
@@ -168,7 +167,7 @@ final class EmulatedQueue: Sendable {
     private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, _ count: Int, into state: inout QueueState) {
         if count > 0 { state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<count])) }
         guard state.watchesSources else { return }
-        while case .success(let ready) = Epoll.wait(epoll, into: buffer, timeout: 0), ready > 0 {
+        while case let ready = Epoll.ready(epoll, into: buffer), ready > 0 {
             state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))
             if ready < buffer.count { break }
         }

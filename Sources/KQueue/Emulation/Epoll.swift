@@ -1,0 +1,104 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+internal import CKQueueShims
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import SystemPackage
+
+/// The queue's epoll set (see Syscalls.swift for the conventions).
+enum Epoll {
+    static func create() throws(Errno) -> CInt {
+        try retryingInterrupts { epoll_create1(ckq_EPOLL_CLOEXEC) }
+    }
+
+    /// Adds one of the queue's own descriptors, level-triggered, with the descriptor alone as
+    /// the event's data (an ``EpollToken`` of kind ``EpollToken/Kind/queue``).
+    static func add(_ epoll: CInt, _ fd: CInt, events: UInt32) throws(Errno) {
+        try control(epoll, EPOLL_CTL_ADD, fd, events: events, token: EpollToken(kind: .queue, descriptor: fd, generation: 0))
+    }
+
+    /// Adds `fd` to the epoll set with `token` as the event's data.
+    static func add(_ epoll: CInt, _ fd: CInt, events: UInt32, token: EpollToken) throws(Errno) {
+        try control(epoll, EPOLL_CTL_ADD, fd, events: events, token: token)
+    }
+
+    /// Changes the events and data of `fd`'s registration.
+    static func modify(_ epoll: CInt, _ fd: CInt, events: UInt32, token: EpollToken) throws(Errno) {
+        try control(epoll, EPOLL_CTL_MOD, fd, events: events, token: token)
+    }
+
+    /// Removes the registration of the file `fd` names, if the set holds one. The number may
+    /// have been closed (EBADF) or name another file now (ENOENT): then there is nothing to
+    /// remove. Any other failure is a bug.
+    static func removeIfPresent(_ epoll: CInt, _ fd: CInt) {
+        var event = epoll_event()
+        do throws(Errno) {
+            _ = try retryingInterrupts { epoll_ctl(epoll, EPOLL_CTL_DEL, fd, &event) }
+        } catch .badFileDescriptor, .noSuchFileOrDirectory {
+        } catch {
+            preconditionFailure("epoll_ctl(EPOLL_CTL_DEL, \(fd)) failed: \(error)")
+        }
+    }
+
+    /// Whether the epoll set holds a registration of the open file `fd` names now (see
+    /// ``DescriptorFilter/namesRegisteredFile(_:_:in:)``).
+    ///
+    /// EPOLL_CTL_ADD looks the (file, number) pair up before anything else can fail, and fails
+    /// with EEXIST exactly when it is registered; any other failure (EBADF, EPERM, ENOSPC …)
+    /// means it is not. An ADD that succeeds is removed again; its token reads as the queue's own.
+    static func holdsRegistration(_ epoll: CInt, _ fd: CInt) -> Bool {
+        do throws(Errno) {
+            try control(epoll, EPOLL_CTL_ADD, fd, events: 0, token: EpollToken(kind: .queue, descriptor: fd, generation: 0))
+        } catch .fileExists {
+            return true
+        } catch {
+            return false
+        }
+        removeIfPresent(epoll, fd)
+        return false
+    }
+
+    private static func control(_ epoll: CInt, _ operation: CInt, _ fd: CInt, events: UInt32, token: EpollToken)
+        throws(Errno)
+    {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = token.rawValue
+        _ = try retryingInterrupts { epoll_ctl(epoll, operation, fd, &event) }
+    }
+
+    /// Waits until a descriptor in the set is ready or `timeout` (nanoseconds, nil = forever)
+    /// passes, and stores the ready registrations in `events`.
+    ///
+    /// - Returns: their number.
+    /// - Throws: `.interrupted` when a signal ends the wait.
+    static func wait(
+        _ epoll: CInt,
+        into events: UnsafeMutableBufferPointer<epoll_event>,
+        timeout: Int64?
+    ) throws(Errno) -> Int {
+        let result: CInt
+        let capacity = CInt(events.count)
+        if let timeout {
+            var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+            result = epoll_pwait2(epoll, events.baseAddress, capacity, &spec, nil)
+        } else {
+            result = epoll_pwait2(epoll, events.baseAddress, capacity, nil, nil)
+        }
+        if result == -1 { throw Errno(rawValue: errno) }
+        return Int(result)
+    }
+
+    /// What the set has ready now, without waiting. The set is the queue's own, so a failure
+    /// is a bug.
+    static func ready(_ epoll: CInt, into events: UnsafeMutableBufferPointer<epoll_event>) -> Int {
+        do throws(Errno) {
+            return Int(try retryingInterrupts { epoll_wait(epoll, events.baseAddress, CInt(events.count), 0) })
+        } catch {
+            preconditionFailure("epoll_wait(\(epoll)) failed: \(error)")
+        }
+    }
+}
+#endif
