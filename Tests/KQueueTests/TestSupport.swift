@@ -17,6 +17,13 @@ func now() -> Int64 {
     return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
 }
 
+/// The CPU time of the calling thread in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+func threadCPUTime() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
 /// CLOCK_REALTIME in nanoseconds since the Unix epoch.
 func wallClock() -> Int64 {
     var spec = timespec()

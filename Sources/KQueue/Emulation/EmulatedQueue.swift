@@ -34,12 +34,15 @@ final class EmulatedQueue: Sendable {
     private let owner: pid_t
     /// The ``ForkEpoch`` at which `owner` was last confirmed to be this process.
     private let confirmedEpoch: Atomic<UInt64>
+    /// Waits with epoll_pwait, in whole milliseconds, even where the kernel has epoll_pwait2:
+    /// the path a kernel before 5.11 takes, for tests.
+    private let waitsInWholeMilliseconds: Bool
 
     /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
     /// `withUnsafeTemporaryAllocation` to use the stack (no allocation per call).
     private static let harvestCapacity = 64
 
-    init() throws(Errno) {
+    init(waitsInWholeMilliseconds: Bool = false) throws(Errno) {
         let epoll = try Epoll.create()
         var wakeup: CInt = -1
         var timer: CInt = -1
@@ -58,6 +61,7 @@ final class EmulatedQueue: Sendable {
         self.state = Locked(QueueState(epoll: epoll, wakeup: wakeup, timer: timer))
         self.confirmedEpoch = Atomic(ForkEpoch.current)
         self.owner = getpid()
+        self.waitsInWholeMilliseconds = waitsInWholeMilliseconds
     }
 
     deinit {
@@ -148,7 +152,8 @@ final class EmulatedQueue: Sendable {
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
             do throws(Errno) {
-                harvested = try Epoll.wait(epoll, into: buffer, timeout: remaining)
+                harvested = try Epoll.wait(
+                    epoll, into: buffer, timeout: remaining, wholeMilliseconds: waitsInWholeMilliseconds)
             } catch {
                 state.withLock { state in
                     state.waiters -= 1

@@ -5,10 +5,15 @@ internal import CKQueueShims
 #elseif canImport(Musl)
 @preconcurrency import Musl
 #endif
+import Synchronization
 import SystemPackage
 
 /// The queue's epoll set (see Syscalls.swift for the conventions).
 enum Epoll {
+    /// Whether the kernel has epoll_pwait2 (Linux 5.11), which takes its timeout in
+    /// nanoseconds; cleared at its first ENOSYS, after which every wait uses epoll_pwait.
+    private static let hasPwait2 = Atomic<Bool>(true)
+
     static func create() throws(Errno) -> CInt {
         try retryingInterrupts { epoll_create1(ckq_EPOLL_CLOEXEC) }
     }
@@ -72,21 +77,38 @@ enum Epoll {
     /// Waits until a descriptor in the set is ready or `timeout` (nanoseconds, nil = forever)
     /// passes, and stores the ready registrations in `events`.
     ///
+    /// With epoll_pwait2 the timeout is exact. Without it (Linux before 5.11, or
+    /// `wholeMilliseconds`) epoll_pwait waits whole milliseconds: the timeout is rounded up,
+    /// never down, so a wait never ends before `timeout` for want of precision (a rounded-down
+    /// wait would end early, and the caller, which waits again until its deadline, would spin
+    /// through the sub-millisecond rest).
+    ///
     /// - Returns: their number.
     /// - Throws: `.interrupted` when a signal ends the wait.
     static func wait(
         _ epoll: CInt,
         into events: UnsafeMutableBufferPointer<epoll_event>,
-        timeout: Int64?
+        timeout: Int64?,
+        wholeMilliseconds: Bool = false
     ) throws(Errno) -> Int {
-        let result: CInt
         let capacity = CInt(events.count)
-        if let timeout {
-            var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
-            result = epoll_pwait2(epoll, events.baseAddress, capacity, &spec, nil)
-        } else {
-            result = epoll_pwait2(epoll, events.baseAddress, capacity, nil, nil)
+        if !wholeMilliseconds && hasPwait2.load(ordering: .relaxed) {
+            let result: CInt
+            if let timeout {
+                var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, &spec)
+            } else {
+                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, nil)
+            }
+            if result != -1 { return Int(result) }
+            let error = Errno(rawValue: errno)
+            guard error == .noFunction else { throw error }
+            hasPwait2.store(false, ordering: .relaxed)
         }
+        // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the caller
+        // waits again for the rest.
+        let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
+        let result = epoll_pwait(epoll, events.baseAddress, capacity, milliseconds, nil)
         if result == -1 { throw Errno(rawValue: errno) }
         return Int(result)
     }
