@@ -106,18 +106,31 @@ func timer(_ ident: UInt, _ flags: KEvent.Flags = [.add], fflags: KEvent.FilterF
     KEvent(ident: ident, filter: .timer, flags: flags, fflags: fflags, data: data, udata: udata)
 }
 
+/// Nanoseconds in `duration` (whole nanoseconds, rounded down).
+func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+}
+
 /// Waits (blocking in kevent, in slices) until an event arrives or `limit` passes.
 /// Returns the events of the first call that collected any, and the monotonic time it returned.
+///
+/// The limit is a safety net, far beyond what the callers wait for (milliseconds, on a loaded
+/// machine and under ThreadSanitizer seconds at worst): reaching it records an issue that says
+/// so, and returns no events.
 func waitForEvents(
     _ queue: KQueue,
     capacity: Int = 16,
-    limit: Duration = .seconds(10)
+    limit: Duration = .seconds(30),
+    sourceLocation: SourceLocation = #_sourceLocation
 ) throws(Errno) -> (events: [KEvent], at: Int64) {
-    let deadline = now() + Int64(limit.components.seconds) * 1_000_000_000
-        + limit.components.attoseconds / 1_000_000_000
+    let start = now()
+    let deadline = start + nanoseconds(limit)
     while true {
         let remaining = deadline - now()
-        if remaining <= 0 { return ([], now()) }
+        if remaining <= 0 {
+            Issue.record("no event arrived within \(limit)", sourceLocation: sourceLocation)
+            return ([], now())
+        }
         let events = try poll(queue, capacity: capacity, timeout: .nanoseconds(remaining))
         let at = now()
         if !events.isEmpty { return (events, at) }
