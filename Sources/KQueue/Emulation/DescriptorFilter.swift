@@ -76,8 +76,9 @@ enum DescriptorFilter: EmulatedFilter {
     /// duplicate kept by the registration would keep the file open after the user closes it
     /// (a socket would never send its FIN); /proc/self/fdinfo shows no file address.
     ///
-    /// Regular files and directories are not in the epoll set; for them device and inode decide
-    /// (so one closed and reopened under the same number keeps its knotes).
+    /// Files epoll refuses (regular files, directories, some devices) are not in the set; their
+    /// inodes are their own, so device and inode decide (and a regular file closed and reopened
+    /// under the same number keeps its knotes).
     static func namesRegisteredFile(_ fd: CInt, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
         guard registration.isPolled else {
             return (try? Descriptor.identity(fd))?.identity == registration.identity
