@@ -13,8 +13,9 @@ import SystemPackage
 // One convention: a wrapper throws the call's `Errno`, and its caller decides what an error
 // means. Only a call on a descriptor the queue owns, where a failure can only be a bug (a
 // wake-up eventfd that cannot be written, a timerfd that cannot be armed), checks its result
-// with a precondition instead. EINTR is retried where a retry is safe and the call does not
-// wait; the waiting call (epoll_pwait2) reports it.
+// with a precondition instead; and a probe whose answer is an errno (EEXIST for
+// Epoll.holdsRegistration) returns that answer as a value. EINTR is retried where a retry is
+// safe and the call does not wait; the waiting call (epoll_pwait2 / epoll_pwait) reports it.
 
 /// Runs `body` until it does not fail with EINTR; a failure (-1) throws `errno`.
 @inline(__always)
