@@ -149,9 +149,9 @@ struct DescriptorFilterTests {
             sleep(.milliseconds(50))
             writeBytes(w, 7)
         }
-        let events = try poll(q, timeout: .seconds(10))
+        let events = try poll(q, timeout: .seconds(30))
         writer.joinForever()
-        #expect(events.map(\.data) == [7])
+        #expect(events.map(\.data) == [7], "a write 50 ms after the wait began; the 30 s wait returned \(events)")
     }
 
     // MARK: One registration per descriptor
@@ -286,7 +286,8 @@ struct DescriptorFilterTests {
         // The reader drains: space frees up, the edge-triggered knote fires again.
         let stop = Shared(false)
         let drainer = TestThread {
-            let deadline = now() + 10_000_000_000
+            // Drains until the event came (`stop`); the limit only outlasts waitForEvents' own.
+            let deadline = now() + 60_000_000_000
             while now() < deadline && !stop.value && readBytes(server, 1 << 20) != 0 { sleep(.milliseconds(1)) }
         }
         let again = try waitForEvents(q).events
