@@ -54,7 +54,10 @@ let package = Package(
                 .target(name: "CLibkqueue", condition: .when(traits: ["Libkqueue"])),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: upcoming + [.define("KQUEUE_LIBKQUEUE", .when(traits: ["Libkqueue"]))]
+            swiftSettings: upcoming + [
+                .define("KQUEUE_LIBKQUEUE", .when(traits: ["Libkqueue"])),
+                .define("KQ_INTERNAL_CHECKS", .when(configuration: .debug)),
+            ]
         ),
         .target(
             name: "KQueueTimers",

@@ -31,6 +31,17 @@ public final class KQueue: Sendable {
         backend = try Backend()
     }
 
+    /// A queue whose emulation waits in whole milliseconds (epoll_pwait), as it does on a Linux
+    /// kernel without epoll_pwait2 (before 5.11), so that tests reach that path on any kernel.
+    /// With `false`, and on every other platform, the same as ``init()``.
+    package init(_waitingInWholeMilliseconds: Bool) throws(Errno) {
+        #if os(Linux) && !KQUEUE_LIBKQUEUE
+        backend = try Backend(waitsInWholeMilliseconds: _waitingInWholeMilliseconds)
+        #else
+        backend = try Backend()
+        #endif
+    }
+
     /// The queue's file descriptor, or -1 once the queue is closed.
     ///
     /// It is readable (in poll(2), epoll or another queue) while an event is pending, so the

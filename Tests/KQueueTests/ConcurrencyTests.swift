@@ -208,7 +208,7 @@ struct ConcurrencyTests {
         sleep(.milliseconds(50))
         q.close()
         for thread in waiters { finish(thread, q) }
-        #expect(!timedOut.value)
+        #expect(!timedOut.value, "a producer's trigger was not received within 30 s")
         #expect(received.value == [Int](repeating: rounds - 1, count: producers))
         #expect(duplicates.value == 0)
         #expect(outOfOrder.value == 0)
@@ -251,7 +251,7 @@ struct ConcurrencyTests {
         sleep(.milliseconds(50))
         q.close()
         for thread in waiters { finish(thread, q) }
-        #expect(done.value == count)
+        #expect(done.value == count, "\(done.value) of \(count) events received within 60 s")
         #expect(seen.value.allSatisfy { $0 == 1 })
     }
 
@@ -290,14 +290,14 @@ struct ConcurrencyTests {
         let start = now()
         try q.kevent(changes: [timer(4, [.add, .oneshot], data: 60)])
         #expect(!isReadable(fd) || now() - start >= ms(60))
-        #expect(isReadable(fd, timeoutMs: 10_000))
+        #expect(isReadable(fd, timeoutMs: 10_000), "a 60 ms timer did not make the descriptor readable within 10 s")
         #expect(now() - start >= ms(60))
         #expect(try poll(q).map(\.ident) == [4])
         #expect(!isReadable(fd))
 
         // A periodic timer: readable at each expiration, not in between.
         try q.kevent(changes: [timer(5, data: 1000)])
-        #expect(isReadable(fd, timeoutMs: 10_000))
+        #expect(isReadable(fd, timeoutMs: 10_000), "a 1 s timer did not make the descriptor readable within 10 s")
         #expect(try poll(q).map(\.ident) == [5])
         #expect(!isReadable(fd))
         try q.kevent(changes: [timer(5, .delete, data: 0)])

@@ -149,9 +149,9 @@ struct DescriptorFilterTests {
             sleep(.milliseconds(50))
             writeBytes(w, 7)
         }
-        let events = try poll(q, timeout: .seconds(10))
+        let events = try poll(q, timeout: .seconds(30))
         writer.joinForever()
-        #expect(events.map(\.data) == [7])
+        #expect(events.map(\.data) == [7], "a write 50 ms after the wait began; the 30 s wait returned \(events)")
     }
 
     // MARK: One registration per descriptor
@@ -286,7 +286,8 @@ struct DescriptorFilterTests {
         // The reader drains: space frees up, the edge-triggered knote fires again.
         let stop = Shared(false)
         let drainer = TestThread {
-            let deadline = now() + 10_000_000_000
+            // Drains until the event came (`stop`); the limit only outlasts waitForEvents' own.
+            let deadline = now() + 60_000_000_000
             while now() < deadline && !stop.value && readBytes(server, 1 << 20) != 0 { sleep(.milliseconds(1)) }
         }
         let again = try waitForEvents(q).events
@@ -344,11 +345,15 @@ struct DescriptorFilterTests {
         let (r, w) = try makePipe()
         try q.kevent(changes: [readEvent(r, udata: 1)])
         writeBytes(w, 5)  // pending when the descriptor is closed
-        close(r)
+        // dup2 closes the old read end and puts the new pipe's under its number (tests running
+        // in parallel open descriptors too, so the number the kernel hands out next cannot be
+        // relied on, and a number closed first could be taken by another test before dup2).
+        let (newRead, w2) = try makePipe()
+        try #require(dup2(newRead, r) == r)
         close(w)
-        let (r2, w2) = try makePipe()
+        close(newRead)
+        let r2 = r
         defer { close(r2); close(w2) }
-        try #require(r2 == r || w2 == r)
         writeBytes(w2, 8)
         #expect(try poll(q).isEmpty)
         // An EV_ADD on the reused number creates a new knote for the new file.
@@ -366,10 +371,11 @@ struct DescriptorFilterTests {
         let duplicate = dup(r)
         defer { close(duplicate) }
         try q.kevent(changes: [readEvent(r, udata: 1)])
-        close(r)
-        let (r2, w2) = try makePipe()
+        let (newRead, w2) = try makePipe()
+        try #require(dup2(newRead, r) == r)  // closes r (its file stays open as `duplicate`)
+        close(newRead)
+        let r2 = r
         defer { close(r2); close(w2) }
-        try #require(r2 == r)
         writeBytes(w, 4)  // the old file: its registration is still in the epoll set
         writeBytes(w2, 4)  // the new file under the old number
         #expect(try poll(q, timeout: .milliseconds(50)).isEmpty)

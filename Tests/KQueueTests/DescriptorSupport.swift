@@ -108,9 +108,9 @@ func connectTCP(_ port: UInt16) throws -> CInt {
     return fd
 }
 
-/// Accepts one connection, waiting up to 5 s for it.
+/// Accepts one connection (already established by ``connectTCP(_:)``), waiting up to 30 s for it.
 func acceptTCP(_ listener: CInt) throws -> CInt {
-    let deadline = now() + 5_000_000_000
+    let deadline = now() + 30_000_000_000
     while now() < deadline {
         let fd = accept(listener, nil, nil)
         if fd >= 0 {
@@ -119,7 +119,7 @@ func acceptTCP(_ listener: CInt) throws -> CInt {
         }
         sleep(.milliseconds(1))
     }
-    Issue.record("no connection to accept")
+    Issue.record("no connection to accept within 30 s")
     return -1
 }
 
@@ -139,9 +139,10 @@ func spawnShell(_ script: String) throws -> pid_t {
     return pid
 }
 
-/// Waits until the child is a zombie (exited, not reaped), up to 10 s.
-func waitUntilExited(_ pid: pid_t) {
-    let deadline = now() + 10_000_000_000
+/// Waits until the child is a zombie (exited, not reaped), up to 60 s (a child exits in
+/// milliseconds; the limit only keeps a failing test from hanging, and reaching it is an issue).
+func waitUntilExited(_ pid: pid_t, sourceLocation: SourceLocation = #_sourceLocation) {
+    let deadline = now() + 60_000_000_000
     var info = siginfo_t()
     while now() < deadline {
         info = siginfo_t()
@@ -150,6 +151,7 @@ func waitUntilExited(_ pid: pid_t) {
         }
         sleep(.milliseconds(2))
     }
+    Issue.record("child \(pid) did not exit within 60 s", sourceLocation: sourceLocation)
 }
 
 /// Reaps a child; returns its wait status.

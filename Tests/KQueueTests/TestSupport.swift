@@ -17,6 +17,13 @@ func now() -> Int64 {
     return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
 }
 
+/// The CPU time of the calling thread in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+func threadCPUTime() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
 /// CLOCK_REALTIME in nanoseconds since the Unix epoch.
 func wallClock() -> Int64 {
     var spec = timespec()
@@ -99,18 +106,31 @@ func timer(_ ident: UInt, _ flags: KEvent.Flags = [.add], fflags: KEvent.FilterF
     KEvent(ident: ident, filter: .timer, flags: flags, fflags: fflags, data: data, udata: udata)
 }
 
+/// Nanoseconds in `duration` (whole nanoseconds, rounded down).
+func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+}
+
 /// Waits (blocking in kevent, in slices) until an event arrives or `limit` passes.
 /// Returns the events of the first call that collected any, and the monotonic time it returned.
+///
+/// The limit is a safety net, far beyond what the callers wait for (milliseconds, on a loaded
+/// machine and under ThreadSanitizer seconds at worst): reaching it records an issue that says
+/// so, and returns no events.
 func waitForEvents(
     _ queue: KQueue,
     capacity: Int = 16,
-    limit: Duration = .seconds(10)
+    limit: Duration = .seconds(30),
+    sourceLocation: SourceLocation = #_sourceLocation
 ) throws(Errno) -> (events: [KEvent], at: Int64) {
-    let deadline = now() + Int64(limit.components.seconds) * 1_000_000_000
-        + limit.components.attoseconds / 1_000_000_000
+    let start = now()
+    let deadline = start + nanoseconds(limit)
     while true {
         let remaining = deadline - now()
-        if remaining <= 0 { return ([], now()) }
+        if remaining <= 0 {
+            Issue.record("no event arrived within \(limit)", sourceLocation: sourceLocation)
+            return ([], now())
+        }
         let events = try poll(queue, capacity: capacity, timeout: .nanoseconds(remaining))
         let at = now()
         if !events.isEmpty { return (events, at) }
@@ -234,4 +254,20 @@ extension KEvent {
     var expectedEntryFlags: KEvent.Flags {
         flags.subtracting(.system).union(.error)
     }
+}
+
+/// The descriptor numbers registered in the epoll set behind `fd` (the "tfd:" lines of
+/// /proc/self/fdinfo/<fd>), or nil if it cannot be read.
+func epollTargets(_ fd: CInt) -> [CInt]? {
+    guard let file = fopen("/proc/self/fdinfo/\(fd)", "r") else { return nil }
+    defer { fclose(file) }
+    var targets: [CInt] = []
+    var line: UnsafeMutablePointer<CChar>? = nil
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0 {
+        guard let line, strncmp(line, "tfd:", 4) == 0 else { continue }
+        targets.append(CInt(strtol(line + 4, nil, 10)))
+    }
+    return targets.sorted()
 }

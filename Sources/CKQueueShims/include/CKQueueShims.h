@@ -74,6 +74,17 @@ static inline int ckq_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
 }
 
+// epoll_pwait2(2) (Linux 5.11) as the system call, without a signal mask: glibc's wrapper
+// exists only from 2.35, and a binary that links it does not load on an older glibc. A
+// kernel without the call fails with ENOSYS. 441 is its number on every architecture.
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+static inline int ckq_epoll_pwait2(int epoll, struct epoll_event *events, int capacity,
+                                   const struct timespec *timeout) {
+    return (int)syscall(SYS_epoll_pwait2, epoll, events, capacity, timeout, NULL, 0);
+}
+
 #endif // __linux__
 
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) \

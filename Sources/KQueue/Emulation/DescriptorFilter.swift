@@ -35,27 +35,55 @@ import SystemPackage
 ///   EV_DISPATCH as for every filter. Re-adding an existing knote replaces its NOTE_LOWAT
 ///   threshold and succeeds.
 /// - A descriptor that is closed without EV_DELETE keeps its knotes (Linux does not tell):
-///   every change and every evaluation first checks that the number still names the file
-///   it named at registration (device and inode), and the knotes of a descriptor that was
-///   closed, or names another file now, are removed without ever being returned. A change
-///   for a closed descriptor is EBADF.
+///   every change and every evaluation first checks that the number still names the open file
+///   it named at registration (``namesRegisteredFile(_:_:in:)``), and the knotes of a
+///   descriptor that was closed, or names another file now, are removed without ever being
+///   returned. A change for a closed descriptor is EBADF.
+/// - The descriptors the queue keeps in its epoll set (``QueueState/owns(_:)``) are not the
+///   user's: a change naming one is EBADF, as on macOS, where the number would not be open.
 enum DescriptorFilter: EmulatedFilter {
-    /// Runs before every change to a read or write knote: forgets the knotes of a descriptor
-    /// that was closed, or that names another file now.
+    /// Runs before every change to a read or write knote: refuses the queue's own descriptors,
+    /// and forgets the knotes of a descriptor that was closed, or that names another file now.
     ///
-    /// - Returns: EBADF for a number that is not an open descriptor.
+    /// - Returns: EBADF for a number that is not an open descriptor, or is one of the queue's.
     static func validate(_ change: KEvent, in queue: inout QueueState) -> Errno? {
         guard let fd = CInt(exactly: change.ident) else { return .badFileDescriptor }
-        switch Descriptor.identity(fd) {
-        case .failure:
+        // Changing the queue's own registration would silence its timers, its wake-ups, its
+        // signals or a process's exit; there is no user knote at that number (``QueueState/adopt(_:)``).
+        if queue.owns(fd) { return .badFileDescriptor }
+        if let registration = queue.descriptors[fd] {
+            if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
-            return .badFileDescriptor
-        case .success(let current):
-            if let registration = queue.descriptors[fd], registration.identity != current.identity {
-                forget(fd, in: &queue)
-            }
-            return nil
         }
+        do throws(Errno) {
+            _ = try Descriptor.identity(fd)
+            return nil
+        } catch {
+            return .badFileDescriptor
+        }
+    }
+
+    /// Whether `fd` still names the open file its registration was made for.
+    ///
+    /// A descriptor in the epoll set is asked of epoll itself, which keys every registration by
+    /// (open file, descriptor number): EPOLL_CTL_ADD of the number fails with EEXIST exactly
+    /// while the number names the registered open file. Any other outcome means another file,
+    /// or none (an ADD that succeeded is undone at once; its token reads as the queue's own, so
+    /// a waiter that sees an event of it in between ignores it). It costs one system call, as
+    /// the fstat(2) it replaces did, and it is exact where device and inode are not: every
+    /// eventfd, timerfd, epoll and signalfd (and pidfd before Linux 6.9) shares one anonymous
+    /// inode. kcmp(2) KCMP_FILE would need a second descriptor of the registered file, and a
+    /// duplicate kept by the registration would keep the file open after the user closes it
+    /// (a socket would never send its FIN); /proc/self/fdinfo shows no file address.
+    ///
+    /// Files epoll refuses (regular files, directories, some devices) are not in the set; their
+    /// inodes are their own, so device and inode decide (and a regular file closed and reopened
+    /// under the same number keeps its knotes).
+    static func namesRegisteredFile(_ fd: CInt, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
+        guard registration.isPolled else {
+            return (try? Descriptor.identity(fd))?.identity == registration.identity
+        }
+        return Epoll.holdsRegistration(queue.epoll, fd)
     }
 
     static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
@@ -68,7 +96,12 @@ enum DescriptorFilter: EmulatedFilter {
             queue.descriptors[fd] = registration
             return nil
         }
-        guard case .success(let current) = Descriptor.identity(fd) else { return .badFileDescriptor }
+        let current: (identity: Descriptor.Identity, type: UInt32)
+        do throws(Errno) {
+            current = try Descriptor.identity(fd)
+        } catch {
+            return .badFileDescriptor
+        }
         var registration = DescriptorRegistration(
             identity: current.identity,
             type: current.type,
@@ -80,18 +113,19 @@ enum DescriptorFilter: EmulatedFilter {
         } else {
             let events = registration.wantedEvents
             let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-            switch Epoll.add(queue.epoll, fd, events: events, token: token) {
-            case nil:
+            do throws(Errno) {
+                do throws(Errno) {
+                    try Epoll.add(queue.epoll, fd, events: events, token: token)
+                } catch .fileExists {
+                    // Left in the set by an earlier registration of the same open file.
+                    try Epoll.modify(queue.epoll, fd, events: events, token: token)
+                }
                 registration.events = events
-            case .notPermitted?:
-                registration.isPolled = false
-            case .fileExists?:
-                // Left in the set by an earlier registration of the same open file.
-                if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
-                registration.events = events
-            case .tooManySymbolicLinkLevels?:
+            } catch .notPermitted {
+                registration.isPolled = false  // a file epoll cannot watch: always ready
+            } catch .tooManySymbolicLinkLevels {
                 return .invalidArgument  // watching would close a loop of queues
-            case let error?:
+            } catch {
                 return error
             }
         }
@@ -163,10 +197,9 @@ enum DescriptorFilter: EmulatedFilter {
     /// - Parameter readiness: the epoll or poll events of the descriptor; nil to ask poll(2).
     /// - Returns: false when `fd` no longer names the registered file.
     private static func evaluate(_ fd: CInt, only: Int32?, readiness: UInt32?, in queue: inout QueueState) -> Bool {
-        guard let registration = queue.descriptors[fd],
-            case .success(let current) = Descriptor.identity(fd),
-            current.identity == registration.identity
-        else { return false }
+        guard let registration = queue.descriptors[fd], namesRegisteredFile(fd, registration, in: queue) else {
+            return false
+        }
         let knotes = only.map { [$0] } ?? [registration.read, registration.write]
         var readiness = readiness
         var socketError: Int?
@@ -175,15 +208,17 @@ enum DescriptorFilter: EmulatedFilter {
             guard registration.isPolled else {
                 queue.knotes[knote].isActive = true
                 queue.knotes[knote].isEOF = false
+                // A file whose size or offset cannot be read reports 0 bytes.
                 queue.knotes[knote].eventData =
-                    queue.knotes[knote].filter == .read ? Descriptor.bytesAfterOffset(fd) : 0
+                    queue.knotes[knote].filter == .read ? (try? Descriptor.bytesAfterOffset(fd)) ?? 0 : 0
                 continue
             }
-            let events = readiness ?? Descriptor.readiness(fd)
+            // poll(2) fails only without memory: then the descriptor counts as not ready.
+            let events = readiness ?? (try? Descriptor.readiness(fd)) ?? 0
             readiness = events
             if events & UInt32(ckq_EPOLLERR) != 0 && registration.isSocket && socketError == nil {
                 // Reading SO_ERROR clears the error, as the next recv(2) would.
-                socketError = (try? Descriptor.socketOption(fd, SO_ERROR).get()) ?? 0
+                socketError = (try? Descriptor.socketOption(fd, SO_ERROR)) ?? 0
             }
             if queue.knotes[knote].filter == .read {
                 evaluateRead(knote, fd, events, registration, socketError ?? 0, in: &queue)
@@ -207,14 +242,14 @@ enum DescriptorFilter: EmulatedFilter {
             events & UInt32(ckq_EPOLLRDHUP | ckq_EPOLLHUP) != 0
             || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
         let data: Int
-        switch Descriptor.ioctlValue(fd, ckq_SIOCINQ) {
-        case .success(let count):
-            data = count
-        case .failure(.invalidArgument) where registration.isSocket:
-            // A listening socket: the number of connections waiting to be accepted.
-            data = Descriptor.acceptQueueLength(fd) ?? (readable ? 1 : 0)
-        case .failure:
-            data = readable ? 1 : 0
+        do throws(Errno) {
+            data = try Descriptor.ioctlValue(fd, ckq_SIOCINQ)
+        } catch .invalidArgument where registration.isSocket {
+            // A listening socket: the number of connections waiting to be accepted (known for
+            // TCP only).
+            data = (try? Descriptor.acceptQueueLength(fd)) ?? (readable ? 1 : 0)
+        } catch {
+            data = readable ? 1 : 0  // a descriptor that cannot say how much it holds
         }
         let threshold = self.threshold(knote, in: queue)
         let isReady = (threshold > 1 ? data >= threshold : readable) || isEOF || socketError != 0
@@ -235,13 +270,13 @@ enum DescriptorFilter: EmulatedFilter {
             || (!registration.isSocket && events & UInt32(ckq_EPOLLERR) != 0)
         var data = 0
         if registration.isSocket {
-            if let size = try? Descriptor.socketOption(fd, SO_SNDBUF).get(),
-                let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCOUTQ).get()
+            if let size = try? Descriptor.socketOption(fd, SO_SNDBUF),
+                let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCOUTQ)
             {
                 data = max(size - queued, 0)
             }
         } else if registration.isPipe && !isEOF {
-            if let capacity = Descriptor.pipeCapacity(fd), let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCINQ).get() {
+            if let capacity = try? Descriptor.pipeCapacity(fd), let queued = try? Descriptor.ioctlValue(fd, ckq_SIOCINQ) {
                 data = max(capacity - queued, 0)
             }
         }
@@ -287,7 +322,11 @@ enum DescriptorFilter: EmulatedFilter {
         let events = registration.wantedEvents
         guard events != registration.events else { return nil }
         let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-        if let error = Epoll.modify(queue.epoll, fd, events: events, token: token) { return error }
+        do throws(Errno) {
+            try Epoll.modify(queue.epoll, fd, events: events, token: token)
+        } catch {
+            return error
+        }
         registration.events = events
         return nil
     }
@@ -302,7 +341,7 @@ enum DescriptorFilter: EmulatedFilter {
         }
         registration[queue.knotes[knote].filter] = -1
         if registration.isEmpty {
-            if registration.isPolled && !isGone { Epoll.remove(queue.epoll, fd) }
+            if registration.isPolled && !isGone { Epoll.removeIfPresent(queue.epoll, fd) }
             queue.descriptors[fd] = nil
         } else {
             if !isGone { _ = register(fd, &registration, in: &queue) }
@@ -314,7 +353,7 @@ enum DescriptorFilter: EmulatedFilter {
     /// reporting them. Its registration may stay in the epoll set (when the old file is still
     /// open elsewhere) until that file is closed; its events are ignored (the generation no
     /// longer matches).
-    private static func forget(_ fd: CInt, in queue: inout QueueState) {
+    static func forget(_ fd: CInt, in queue: inout QueueState) {
         guard let registration = queue.descriptors[fd] else { return }
         queue.descriptors[fd] = nil
         for knote in [registration.read, registration.write] where knote >= 0 {

@@ -9,8 +9,9 @@ internal import CKQueueShims
 /// One descriptor watched by a queue: the EVFILT_READ and EVFILT_WRITE knotes of that
 /// descriptor number share one epoll registration, whose event mask is the union of theirs.
 struct DescriptorRegistration {
-    /// The file the descriptor named when the registration was made. A descriptor that was
-    /// closed, or names another file now, no longer has this identity.
+    /// The device and inode of the file the descriptor named when the registration was made.
+    /// They tell a regular file or directory from another file; a descriptor in the epoll set
+    /// is recognized by its epoll registration instead (``DescriptorFilter/namesRegisteredFile(_:_:in:)``).
     var identity: Descriptor.Identity
     /// The file type bits of `st_mode`.
     var type: UInt32

@@ -34,12 +34,15 @@ final class EmulatedQueue: Sendable {
     private let owner: pid_t
     /// The ``ForkEpoch`` at which `owner` was last confirmed to be this process.
     private let confirmedEpoch: Atomic<UInt64>
+    /// Waits with epoll_pwait, in whole milliseconds, even where the kernel has epoll_pwait2:
+    /// the path a kernel before 5.11 takes, for tests.
+    private let waitsInWholeMilliseconds: Bool
 
     /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
     /// `withUnsafeTemporaryAllocation` to use the stack (no allocation per call).
     private static let harvestCapacity = 64
 
-    init() throws(Errno) {
+    init(waitsInWholeMilliseconds: Bool = false) throws(Errno) {
         let epoll = try Epoll.create()
         var wakeup: CInt = -1
         var timer: CInt = -1
@@ -55,9 +58,10 @@ final class EmulatedQueue: Sendable {
         self.epoll = epoll
         self.wakeup = wakeup
         self.timer = timer
-        self.state = Locked(QueueState(epoll: epoll))
+        self.state = Locked(QueueState(epoll: epoll, wakeup: wakeup, timer: timer))
         self.confirmedEpoch = Atomic(ForkEpoch.current)
         self.owner = getpid()
+        self.waitsInWholeMilliseconds = waitsInWholeMilliseconds
     }
 
     deinit {
@@ -147,10 +151,10 @@ final class EmulatedQueue: Sendable {
 
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
-            switch Epoll.wait(epoll, into: buffer, timeout: remaining) {
-            case .success(let count):
-                harvested = count
-            case .failure(let error):
+            do throws(Errno) {
+                harvested = try Epoll.wait(
+                    epoll, into: buffer, timeout: remaining, wholeMilliseconds: waitsInWholeMilliseconds)
+            } catch {
                 state.withLock { state in
                     state.waiters -= 1
                     if state.isClosed && state.waiters == 0 { closeDescriptors(&state) }
@@ -168,7 +172,7 @@ final class EmulatedQueue: Sendable {
     private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, _ count: Int, into state: inout QueueState) {
         if count > 0 { state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<count])) }
         guard state.watchesSources else { return }
-        while case .success(let ready) = Epoll.wait(epoll, into: buffer, timeout: 0), ready > 0 {
+        while case let ready = Epoll.ready(epoll, into: buffer), ready > 0 {
             state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))
             if ready < buffer.count { break }
         }

@@ -19,14 +19,19 @@ enum ProcessFilter: EmulatedFilter {
         if let error = validate(change.fflags) { return error }
         guard let pid = Int32(exactly: change.ident), pid > 0 else { return .noSuchProcess }
         let fd: CInt
-        switch PidFD.open(pid) {
-        case .success(let opened): fd = opened
-        case .failure(.invalidArgument): return .noSuchProcess
-        case .failure(let error): return error
+        do throws(Errno) {
+            fd = try PidFD.open(pid)
+        } catch .invalidArgument {
+            return .noSuchProcess
+        } catch {
+            return error  // ENOSYS before Linux 5.3
         }
+        queue.adopt(fd)
         let generation = queue.makeGeneration()
         let token = EpollToken(kind: .process, descriptor: fd, generation: generation)
-        if let error = Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN) | ckq_EPOLLET, token: token) {
+        do throws(Errno) {
+            try Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN) | ckq_EPOLLET, token: token)
+        } catch {
             closeDescriptor(fd)
             return error
         }
@@ -35,7 +40,8 @@ enum ProcessFilter: EmulatedFilter {
         queue.knotes[knote].source = fd
         queue.processes[fd] = ProcessRegistration(knote: knote, generation: generation)
         // A process that has exited already (a zombie) fires at once.
-        if Descriptor.readiness(fd) & UInt32(ckq_EPOLLIN) != 0 { exited(knote, in: &queue) }
+        // (Should poll(2) fail, for want of memory, the exit still comes through epoll.)
+        if ((try? Descriptor.readiness(fd)) ?? 0) & UInt32(ckq_EPOLLIN) != 0 { exited(knote, in: &queue) }
         return nil
     }
 
@@ -61,7 +67,9 @@ enum ProcessFilter: EmulatedFilter {
         let requested = KEvent.FilterFlags(rawValue: stored.sfflags)
         var data = 0
         if requested.contains(.exitStatus), requested.contains(.exit), stored.source >= 0 {
-            data = Int(PidFD.exitStatus(stored.source) ?? 0)
+            // 0 when the status is not available: not a child, reaped already, or a kernel
+            // without waitid(P_PIDFD) (before 5.4: EINVAL).
+            data = Int((try? PidFD.exitStatus(stored.source)) ?? nil ?? 0)
         }
         queue.knotes[knote].isActive = false
         return KEvent(

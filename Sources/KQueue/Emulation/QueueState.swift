@@ -7,6 +7,9 @@ import SystemPackage
 struct QueueState {
     /// The queue's epoll descriptor, in which filters register their sources.
     let epoll: CInt
+    /// The queue's wake-up eventfd and timerfd (owned by ``EmulatedQueue``).
+    let wakeup: CInt
+    let timer: CInt
     var knotes = KnoteTable()
     var timers = DeadlineHeap()
     /// EVFILT_READ / EVFILT_WRITE: the watched descriptors, by number.
@@ -31,8 +34,25 @@ struct QueueState {
     /// Threads blocked in epoll_wait on this queue.
     var waiters = 0
 
-    init(epoll: CInt) {
+    init(epoll: CInt, wakeup: CInt, timer: CInt) {
         self.epoll = epoll
+        self.wakeup = wakeup
+        self.timer = timer
+    }
+
+    /// Whether `fd` is one of the descriptors the queue keeps in its epoll set: the wake-up
+    /// eventfd, the timerfd, the signalfd or a pidfd. A user's change never reaches them (see
+    /// ``DescriptorFilter/validate(_:in:)``); the epoll descriptor itself is not listed, since
+    /// watching a queue in itself is EINVAL, as the kernel reports it.
+    func owns(_ fd: CInt) -> Bool {
+        fd == wakeup || fd == timer || fd == signalDescriptor || processes[fd] != nil
+    }
+
+    /// Takes a descriptor the queue has just opened (a signalfd, a pidfd) for its own. Its number
+    /// may have been a watched descriptor that was closed without EV_DELETE: those knotes are
+    /// dropped now, so that a user's registration and the queue's descriptors never share a number.
+    mutating func adopt(_ fd: CInt) {
+        DescriptorFilter.forget(fd, in: &self)
     }
 
     /// Whether anything but the queue's own descriptors is in the epoll set.

@@ -42,7 +42,8 @@ enum SignalFilter: EmulatedFilter {
 
     static func detach(_ knote: Int32, from queue: inout QueueState) {
         queue.signals[CInt(queue.knotes[knote].ident)] = nil
-        _ = updateMask(in: &queue)
+        // Narrowing the mask of the queue's existing signalfd cannot fail but by a bug.
+        if let error = updateMask(in: &queue) { preconditionFailure("signalfd mask update failed: \(error)") }
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
@@ -63,19 +64,22 @@ enum SignalFilter: EmulatedFilter {
     /// Gives the signalfd the mask of the watched signals, creating it (in the epoll set) for
     /// the first one.
     private static func updateMask(in queue: inout QueueState) -> Errno? {
-        switch SignalFD.set(queue.signalDescriptor, signals: queue.signals.keys) {
-        case .failure(let error):
+        let fd: CInt
+        do throws(Errno) {
+            fd = try SignalFD.set(queue.signalDescriptor, signals: queue.signals.keys)
+        } catch {
             return error
-        case .success(let fd):
-            guard queue.signalDescriptor < 0 else { return nil }
-            let token = EpollToken(kind: .signal, descriptor: fd, generation: 0)
-            if let error = Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN), token: token) {
-                closeDescriptor(fd)
-                return error
-            }
-            queue.signalDescriptor = fd
-            return nil
         }
+        guard queue.signalDescriptor < 0 else { return nil }
+        queue.adopt(fd)
+        do throws(Errno) {
+            try Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN), token: EpollToken(kind: .signal, descriptor: fd, generation: 0))
+        } catch {
+            closeDescriptor(fd)
+            return error
+        }
+        queue.signalDescriptor = fd
+        return nil
     }
 }
 #endif

@@ -1,0 +1,126 @@
+#if os(Linux) && !KQUEUE_LIBKQUEUE
+internal import CKQueueShims
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import Synchronization
+import SystemPackage
+
+/// The queue's epoll set (see Syscalls.swift for the conventions).
+enum Epoll {
+    /// Whether the kernel has epoll_pwait2 (Linux 5.11), which takes its timeout in
+    /// nanoseconds; cleared at its first ENOSYS, after which every wait uses epoll_pwait.
+    private static let hasPwait2 = Atomic<Bool>(true)
+
+    static func create() throws(Errno) -> CInt {
+        try retryingInterrupts { epoll_create1(ckq_EPOLL_CLOEXEC) }
+    }
+
+    /// Adds one of the queue's own descriptors, level-triggered, with the descriptor alone as
+    /// the event's data (an ``EpollToken`` of kind ``EpollToken/Kind/queue``).
+    static func add(_ epoll: CInt, _ fd: CInt, events: UInt32) throws(Errno) {
+        try control(epoll, EPOLL_CTL_ADD, fd, events: events, token: EpollToken(kind: .queue, descriptor: fd, generation: 0))
+    }
+
+    /// Adds `fd` to the epoll set with `token` as the event's data.
+    static func add(_ epoll: CInt, _ fd: CInt, events: UInt32, token: EpollToken) throws(Errno) {
+        try control(epoll, EPOLL_CTL_ADD, fd, events: events, token: token)
+    }
+
+    /// Changes the events and data of `fd`'s registration.
+    static func modify(_ epoll: CInt, _ fd: CInt, events: UInt32, token: EpollToken) throws(Errno) {
+        try control(epoll, EPOLL_CTL_MOD, fd, events: events, token: token)
+    }
+
+    /// Removes the registration of the file `fd` names, if the set holds one. The number may
+    /// have been closed (EBADF) or name another file now (ENOENT): then there is nothing to
+    /// remove. Any other failure is a bug.
+    static func removeIfPresent(_ epoll: CInt, _ fd: CInt) {
+        var event = epoll_event()
+        do throws(Errno) {
+            _ = try retryingInterrupts { epoll_ctl(epoll, EPOLL_CTL_DEL, fd, &event) }
+        } catch .badFileDescriptor, .noSuchFileOrDirectory {
+        } catch {
+            preconditionFailure("epoll_ctl(EPOLL_CTL_DEL, \(fd)) failed: \(error)")
+        }
+    }
+
+    /// Whether the epoll set holds a registration of the open file `fd` names now (see
+    /// ``DescriptorFilter/namesRegisteredFile(_:_:in:)``).
+    ///
+    /// EPOLL_CTL_ADD looks the (file, number) pair up before anything else can fail, and fails
+    /// with EEXIST exactly when it is registered; any other failure (EBADF, EPERM, ENOSPC …)
+    /// means it is not. An ADD that succeeds is removed again; its token reads as the queue's own.
+    static func holdsRegistration(_ epoll: CInt, _ fd: CInt) -> Bool {
+        do throws(Errno) {
+            try control(epoll, EPOLL_CTL_ADD, fd, events: 0, token: EpollToken(kind: .queue, descriptor: fd, generation: 0))
+        } catch .fileExists {
+            return true
+        } catch {
+            return false
+        }
+        removeIfPresent(epoll, fd)
+        return false
+    }
+
+    private static func control(_ epoll: CInt, _ operation: CInt, _ fd: CInt, events: UInt32, token: EpollToken)
+        throws(Errno)
+    {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = token.rawValue
+        _ = try retryingInterrupts { epoll_ctl(epoll, operation, fd, &event) }
+    }
+
+    /// Waits until a descriptor in the set is ready or `timeout` (nanoseconds, nil = forever)
+    /// passes, and stores the ready registrations in `events`.
+    ///
+    /// With epoll_pwait2 the timeout is exact. Without it (Linux before 5.11, or
+    /// `wholeMilliseconds`) epoll_pwait waits whole milliseconds: the timeout is rounded up,
+    /// never down, so a wait never ends before `timeout` for want of precision (a rounded-down
+    /// wait would end early, and the caller, which waits again until its deadline, would spin
+    /// through the sub-millisecond rest).
+    ///
+    /// - Returns: their number.
+    /// - Throws: `.interrupted` when a signal ends the wait.
+    static func wait(
+        _ epoll: CInt,
+        into events: UnsafeMutableBufferPointer<epoll_event>,
+        timeout: Int64?,
+        wholeMilliseconds: Bool = false
+    ) throws(Errno) -> Int {
+        let capacity = CInt(events.count)
+        if !wholeMilliseconds && hasPwait2.load(ordering: .relaxed) {
+            let result: CInt
+            if let timeout {
+                var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, &spec)
+            } else {
+                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, nil)
+            }
+            if result != -1 { return Int(result) }
+            let error = Errno(rawValue: errno)
+            guard error == .noFunction else { throw error }
+            hasPwait2.store(false, ordering: .relaxed)
+        }
+        // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the caller
+        // waits again for the rest.
+        let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
+        let result = epoll_pwait(epoll, events.baseAddress, capacity, milliseconds, nil)
+        if result == -1 { throw Errno(rawValue: errno) }
+        return Int(result)
+    }
+
+    /// What the set has ready now, without waiting. The set is the queue's own, so a failure
+    /// is a bug.
+    static func ready(_ epoll: CInt, into events: UnsafeMutableBufferPointer<epoll_event>) -> Int {
+        do throws(Errno) {
+            return Int(try retryingInterrupts { epoll_wait(epoll, events.baseAddress, CInt(events.count), 0) })
+        } catch {
+            preconditionFailure("epoll_wait(\(epoll)) failed: \(error)")
+        }
+    }
+}
+#endif
