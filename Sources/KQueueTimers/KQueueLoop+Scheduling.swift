@@ -78,9 +78,9 @@ extension KQueueLoop: TimerScheduling {
     /// From another thread this asks the loop and waits for the answer; 0 once the loop has
     /// shut down.
     public var pendingCount: Int {
-        if isCurrent, let state = core.state { return state.pointee.timers.count }
+        if isCurrent { return core.state.pointee.timers.count }
         let answer = PendingCount()
-        guard execute({ [core] in answer.set(core.state?.pointee.timers.count ?? 0) }) else { return 0 }
+        guard execute({ [core] in answer.set(core.state.pointee.timers.count) }) else { return 0 }
         return answer.wait()
     }
 
@@ -128,7 +128,7 @@ extension LoopCore {
 
     @inline(__always)
     func schedule(at deadline: Int64, toleranceClass: UInt8, _ work: TimerWork) -> TimerHandle {
-        if isCurrent, let state {
+        if isCurrent {
             guard !state.pointee.isStopping else {
                 work.abandon()
                 return noTimer
@@ -142,7 +142,7 @@ extension LoopCore {
     }
 
     func start(_ timer: PeriodicTimer) -> TimerHandle {
-        if isCurrent, let state {
+        if isCurrent {
             if state.pointee.isStopping {
                 _ = timer.markCancelled()
             } else {
@@ -159,11 +159,11 @@ extension LoopCore {
         guard handle.owner === self else { return false }
         switch handle.kind {
         case .local(let id):
-            if isCurrent, let state { return state.pointee.timers.reschedule(id, to: deadline) }
+            if isCurrent { return state.pointee.timers.reschedule(id, to: deadline) }
             guard board.isPending(id) else { return false }
             return inbox.send(.moveLocal(id, deadline: deadline))
         case .remote(let timer):
-            if isCurrent, let state, timer.timer != nil {
+            if isCurrent, timer.timer != nil {
                 return state.pointee.timers.reschedule(timer, to: deadline)
             }
             guard timer.isPending else { return false }

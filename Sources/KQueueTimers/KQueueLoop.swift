@@ -117,7 +117,8 @@ public final class KQueueLoop: @unchecked Sendable {
 /// The part of a loop that its handles, its thread and other threads share. It is immortal
 /// (a ``TimerOwner``): handles refer to it without a reference count.
 final class LoopCore: TimerOwner, @unchecked Sendable {
-    // @unchecked: `state` is reached only on the loop's thread, while it runs (`isCurrent`);
+    // @unchecked: `state`'s memory is reached only on the loop's thread, while it runs
+    // (`isCurrent`), and initialized only then;
     // `loop` is set once before the thread starts; the rest is atomic or locked.
     let inbox: LoopInbox
     let board = TimerBoard()
@@ -127,8 +128,10 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     unowned(unsafe) var loop: KQueueLoop?
     private let threadID = Atomic<UInt>(0)
     private let stopRequested = Atomic<Bool>(false)
-    /// The loop's own state, while its thread runs.
-    private(set) var state: UnsafeMutablePointer<LoopState>?
+    /// The loop's own state: initialized while its thread runs, and reached only there. The
+    /// memory (a few words) stays with the immortal core; what the state holds (the wheel, the
+    /// jobs) is freed when the thread ends.
+    let state = UnsafeMutablePointer<LoopState>.allocate(capacity: 1)
 
     init(queue: KQueue, defaultToleranceClass: UInt8, spin: Int64) {
         self.queue = queue
@@ -156,7 +159,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     /// - Returns: false if the loop no longer takes jobs.
     @inline(__always)
     func submit(_ job: LoopJob) -> Bool {
-        if isCurrent, let state {
+        if isCurrent {
             state.pointee.ready.append(job)
             return true
         }
@@ -167,17 +170,13 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
     /// The loop's thread: turns until a stop is requested, then stops.
     func run() {
-        let state = UnsafeMutablePointer<LoopState>.allocate(capacity: 1)
         state.initialize(to: LoopState(now: TimerClock.now(), board: board))
-        self.state = state
         threadID.store(currentThreadID(), ordering: .releasing)
         // The loop chooses its wake-ups within its timers' tolerances: the kernel adds none.
         TimerSlack.makePrecise()
         defer {
             threadID.store(0, ordering: .releasing)
-            self.state = nil
             state.deinitialize(count: 1)
-            state.deallocate()
             queue.close()
         }
         var turn = Turn(core: self, state: state)
@@ -304,13 +303,13 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     override func cancel(_ timer: TimerHandle.Kind) -> Bool {
         switch timer {
         case .local(let id):
-            if isCurrent, let state { return state.pointee.timers.cancel(id) }
+            if isCurrent { return state.pointee.timers.cancel(id) }
             guard board.cancel(id) else { return false }
             _ = inbox.send(.removeLocal(id))
             return true
         case .remote(let remote):
             guard remote.settle() else { return false }
-            if isCurrent, let state {
+            if isCurrent {
                 state.pointee.timers.remove(remote)
             } else {
                 _ = inbox.send(.remove(remote))
@@ -318,7 +317,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             return true
         case .periodic(let periodic):
             guard periodic.markCancelled() else { return false }
-            if isCurrent, let state {
+            if isCurrent {
                 state.pointee.timers.remove(periodic)
             } else {
                 _ = inbox.send(.removePeriodic(periodic))
