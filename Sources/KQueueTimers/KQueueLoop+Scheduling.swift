@@ -156,7 +156,7 @@ extension LoopCore {
 
     func reschedule(_ handle: TimerHandle, to deadline: Int64) -> Bool {
         // A handle of another loop or clock names no timer here.
-        guard handle.owner === self else { return false }
+        guard handle.belongs(to: self) else { return false }
         switch handle.kind {
         case .local(let id):
             if isCurrent { return state.pointee.timers.reschedule(id, to: deadline) }

@@ -188,7 +188,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
     /// One loop's thread's working set, reused from turn to turn.
     private struct Turn: ~Copyable {
-        unowned(unsafe) let core: LoopCore
+        let core: LoopCore
         let state: UnsafeMutablePointer<LoopState>
         let serialExecutor: UnownedSerialExecutor
         let taskExecutor: UnownedTaskExecutor

@@ -15,11 +15,11 @@ struct LoopTimer {
 struct LoopTimers: ~Copyable {
     private(set) var wheel: TimerWheel<LoopTimer>
     let board: TimerBoard
-    private var tolerances = ToleranceClasses()
+    private let tolerances = ToleranceClasses()
     /// When timers last fired: dense deadlines share a wake-up (see ``nextWake``).
     private var lastFire = Int64.min
-    /// A buffer reused by ``collectDue(now:into:)``.
-    private var scratch: [(id: TimerID, deadline: Int64, timer: LoopTimer)] = []
+    /// A buffer reused by ``collectDue(now:into:)``: where its periodic ticks are.
+    private var tickPositions: [Int] = []
 
     /// The width of the wheel's bottom slots: 2¹⁷ ns, about 131 µs. A wake-up walks the
     /// earliest slot to find what is due and when the next timer is, so slots about as wide as
@@ -31,6 +31,10 @@ struct LoopTimers: ~Copyable {
     init(now: Int64, board: TimerBoard) {
         wheel = TimerWheel(tick: Self.tick, now: now)
         self.board = board
+    }
+
+    deinit {
+        tolerances.deallocate()
     }
 
     /// The number of pending timers (a periodic timer counts as one).
@@ -141,25 +145,23 @@ struct LoopTimers: ~Copyable {
     ///
     /// - Returns: the number of timers taken.
     mutating func collectDue(now: Int64, into firings: inout [Firing]) -> Int {
-        var due: [(id: TimerID, deadline: Int64, timer: LoopTimer)] = []
-        swap(&due, &scratch)
+        let board = self.board
+        let tolerances = self.tolerances
+        var tickPositions: [Int] = []
+        swap(&tickPositions, &self.tickPositions)
         defer {
-            due.removeAll(keepingCapacity: true)
-            swap(&due, &scratch)
+            tickPositions.removeAll(keepingCapacity: true)
+            swap(&tickPositions, &self.tickPositions)
         }
-        wheel.advance(to: now) { id, deadline, timer in
-            due.append((id, deadline, timer))
-        }
-        guard !due.isEmpty else { return 0 }
-        lastFire = now
-        for (id, _, timer) in due {
+        // Each timer's work moves from the wheel into `firings` once, in deadline order.
+        let taken = wheel.advance(to: now) { id, _, timer in
             tolerances.remove(timer.toleranceClass)
             switch timer.work {
             case .periodic(let periodic):
-                guard !periodic.isCancelled else { continue }
-                let (deadline, missed) = periodic.grid.advance(now: now)
-                start(periodic)
-                firings.append(.tick(periodic, deadline: deadline, missed: missed, isLast: periodic.isCancelled))
+                guard !periodic.isCancelled else { return }
+                // The tick's deadline and missed count are set below, with the grid.
+                tickPositions.append(firings.count)
+                firings.append(.tick(periodic, deadline: 0, missed: 0, isLast: false))
             case .remote:
                 // Its own state decides when it runs.
                 firings.append(.once(timer.work))
@@ -167,7 +169,16 @@ struct LoopTimers: ~Copyable {
                 if board.claim(id) { firings.append(.once(timer.work)) }
             }
         }
-        return due.count
+        guard taken > 0 else { return 0 }
+        lastFire = now
+        // Periodic timers: pick the tick per policy and put the next one on the wheel.
+        for position in tickPositions {
+            guard case .tick(let periodic, _, _, _) = firings[position] else { continue }
+            let (deadline, missed) = periodic.grid.advance(now: now)
+            start(periodic)
+            firings[position] = .tick(periodic, deadline: deadline, missed: missed, isLast: periodic.isCancelled)
+        }
+        return taken
     }
 
     /// Takes every timer off the wheel (the loop stops) and settles each one's board word.
@@ -177,7 +188,7 @@ struct LoopTimers: ~Copyable {
     mutating func removeAll() -> [TimerWork] {
         var taken: [(TimerID, TimerWork)] = []
         wheel.advance(to: .max) { id, _, timer in taken.append((id, timer.work)) }
-        tolerances = ToleranceClasses()
+        tolerances.removeAll()
         return taken.compactMap { id, work in
             switch work {
             case .closure, .sleeper, .job: board.claim(id) ? work : nil
@@ -190,9 +201,21 @@ struct LoopTimers: ~Copyable {
 /// The tolerances of pending timers, by class: class 0 is no tolerance, class k > 0 holds
 /// tolerances in [2^(k-1), 2^k) nanoseconds and stands for 2^(k-1), so a class never allows
 /// more than the timer asked for. The smallest class with a timer is found in O(1).
+///
+/// The counts live in memory of their own (65 words: 64 counts and the bitmap of classes in
+/// use), so the loop's timers can update them while the wheel is in the middle of an advance.
+/// Owned by one ``LoopTimers``, which frees it.
 struct ToleranceClasses {
-    private var counts = [Int](repeating: 0, count: 64)
-    private var occupied: UInt64 = 0
+    private let words: UnsafeMutablePointer<Int>
+
+    init() {
+        words = .allocate(capacity: 65)
+        words.initialize(repeating: 0, count: 65)
+    }
+
+    func deallocate() {
+        words.deallocate()
+    }
 
     /// The class of a tolerance in nanoseconds.
     static func of(_ nanoseconds: Int64) -> UInt8 {
@@ -204,21 +227,31 @@ struct ToleranceClasses {
         toleranceClass == 0 ? 0 : 1 << Int64(toleranceClass - 1)
     }
 
+    private var occupied: UInt64 {
+        get { UInt64(bitPattern: Int64(words[64])) }
+        nonmutating set { words[64] = Int(Int64(bitPattern: newValue)) }
+    }
+
     @inline(__always)
-    mutating func add(_ toleranceClass: UInt8) {
-        counts[Int(toleranceClass)] &+= 1
+    func add(_ toleranceClass: UInt8) {
+        words[Int(toleranceClass)] &+= 1
         occupied |= 1 << UInt64(toleranceClass)
     }
 
     @inline(__always)
-    mutating func remove(_ toleranceClass: UInt8) {
+    func remove(_ toleranceClass: UInt8) {
         let index = Int(toleranceClass)
-        counts[index] &-= 1
-        if counts[index] == 0 { occupied &= ~(1 << UInt64(toleranceClass)) }
+        words[index] &-= 1
+        if words[index] == 0 { occupied &= ~(1 << UInt64(toleranceClass)) }
+    }
+
+    func removeAll() {
+        words.update(repeating: 0, count: 65)
     }
 
     /// The smallest tolerance among pending timers (0 when none is pending).
     var minimum: Int64 {
-        occupied == 0 ? 0 : Self.tolerance(ofClass: occupied.trailingZeroBitCount)
+        let occupied = self.occupied
+        return occupied == 0 ? 0 : Self.tolerance(ofClass: occupied.trailingZeroBitCount)
     }
 }

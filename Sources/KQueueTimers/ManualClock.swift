@@ -258,7 +258,7 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
     }
 
     func reschedule(_ handle: TimerHandle, to deadline: Int64) -> Bool {
-        guard handle.owner === self, case .local(let id) = handle.kind else { return false }
+        guard handle.belongs(to: self), case .local(let id) = handle.kind else { return false }
         return state.withLock { $0.wheel.reschedule(id, to: deadline) }
     }
 

@@ -14,14 +14,19 @@ public struct TimerHandle: Sendable {
         case periodic(PeriodicTimer)
     }
 
-    // unowned(unsafe): owners are immortal (see `TimerOwner`), so the reference is always
-    // valid, and copying a handle touches no reference count.
-    unowned(unsafe) let owner: TimerOwner
+    // Unmanaged: owners are immortal (see `TimerOwner`), so the reference is always valid,
+    // and neither copying a handle nor calling through it touches a reference count.
+    private let owner: Unmanaged<TimerOwner>
     let kind: Kind
 
     init(owner: TimerOwner, kind: Kind) {
-        self.owner = owner
+        self.owner = .passUnretained(owner)
         self.kind = kind
+    }
+
+    /// Whether the handle names a timer of `owner` (and not of another loop or clock).
+    func belongs(to owner: TimerOwner) -> Bool {
+        self.owner.toOpaque() == Unmanaged.passUnretained(owner).toOpaque()
     }
 
     /// Cancels the timer, from any thread.
@@ -33,13 +38,13 @@ public struct TimerHandle: Sendable {
     /// - Complexity: O(1), and lock-free.
     @discardableResult
     public func cancel() -> Bool {
-        owner.cancel(kind)
+        owner._withUnsafeGuaranteedRef { $0.cancel(kind) }
     }
 
     /// Whether the timer will still fire: it was neither cancelled nor (for a one-shot
     /// timer) fired.
     public var isPending: Bool {
-        owner.isPending(kind)
+        owner._withUnsafeGuaranteedRef { $0.isPending(kind) }
     }
 }
 
