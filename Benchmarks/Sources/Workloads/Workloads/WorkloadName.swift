@@ -10,7 +10,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .precision: ["lateness_us_p50", "lateness_us_p99", "lateness_us_max", "drift_us", "missed"]
         case .fleet: ["cpu_pct", "lateness_us_p99", "ticks", "expected"]
         case .idle: ["cpu_ms", "ctx_switches"]
-        case .kevent: ["ns_per_registration", "wall_ms", "events"]
+        case .kevent: ["ns_per_registration", "ns_per_single_registration", "wall_ms", "events"]
         }
     }
 
