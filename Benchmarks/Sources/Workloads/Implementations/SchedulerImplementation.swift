@@ -21,6 +21,8 @@ class SchedulerImplementation: TimerImplementation {
     class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle] }
     /// `KQueueLoop(spin:)`: zero sleeps in the kernel until each deadline.
     class var spin: Duration { .zero }
+    /// fleet's `tolerance_us`: the loop's default tolerance (100 µs) applies to timers given none.
+    class var fleetToleranceMicroseconds: Int { 100 }
 
     private let scheduler: KQueueLoop
     private var oneShots: [TimerHandle] = []

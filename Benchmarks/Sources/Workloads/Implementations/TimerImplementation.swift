@@ -1,5 +1,5 @@
 /// One implementation under test: a peer (dispatch, nio, concurrency, libev) or one of the project's
-/// (kqueue, scheduler, wheel). Each lives in one small file and is listed in `Implementations.all`.
+/// (loop, scheduler, kqueue, wheel). Each lives in one small file and is listed in `Implementations.all`.
 ///
 /// The workloads drive every implementation through these few primitives, always with deadlines on
 /// `MonotonicClock` (ns). A workload runs in its own child process, so an instance is created once,
@@ -12,6 +12,9 @@ protocol TimerImplementation: AnyObject {
     static var workloads: Set<WorkloadName> { get }
     /// A smaller N than asked for, with the reason, when the full N cannot finish in reasonable time.
     static func cap(for workload: WorkloadName) -> (n: Int, reason: String)?
+    /// fleet's `tolerance_us`: the tolerance in effect for each periodic timer, µs: the one it was given,
+    /// or the implementation's default when it was given none (0: no tolerance at all).
+    static var fleetToleranceMicroseconds: Int { get }
 
     init() throws
 
@@ -43,6 +46,7 @@ protocol TimerImplementation: AnyObject {
 
 extension TimerImplementation {
     static func cap(for workload: WorkloadName) -> (n: Int, reason: String)? { nil }
+    static var fleetToleranceMicroseconds: Int { 0 }
 
     func scheduleOneShots(sink: FireSink) throws { unsupported() }
     func scheduleCancellableOneShots(sink: FireSink) throws { try scheduleOneShots(sink: sink) }
@@ -63,8 +67,10 @@ enum Implementations {
     static var all: [any TimerImplementation.Type] {
         var list: [any TimerImplementation.Type] = []
         #if KQ_BENCH_PROJECT
-        // The project's implementations come first, the reference (`scheduler`) at the top.
+        // The project's implementations come first, the reference (`loop`) at the top.
         list += [
+            LoopImplementation.self,
+            LoopToleranceImplementation.self,
             SchedulerImplementation.self,
             SpinningSchedulerImplementation.self,
             WheelImplementation.self,
@@ -73,15 +79,18 @@ enum Implementations {
         #endif
         list += [
             DispatchImplementation.self,
+            DispatchToleranceImplementation.self,
             NIOImplementation.self,
             ConcurrencyImplementation.self,
+            ConcurrencyToleranceImplementation.self,
             LibevImplementation.self,
         ]
         return list
     }
 
-    /// The implementation the tables compare against: `scheduler` if present, else `kqueue`, else none.
-    static let referencePreference = ["scheduler", "kqueue"]
+    /// The implementation the tables compare against: the first of these that ran without error
+    /// (`loop`, else `scheduler`, else `kqueue`), else none.
+    static let referencePreference = ["loop", "scheduler", "kqueue"]
 
     static func named(_ name: String) -> (any TimerImplementation.Type)? {
         all.first { $0.name == name }
