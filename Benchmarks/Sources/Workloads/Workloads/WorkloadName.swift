@@ -6,7 +6,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
     var keys: [String] {
         switch self {
         case .churn: ["ns_per_op", "bytes_per_timer"]
-        case .fire: ["cpu_ns_per_timer", "lateness_us_p50", "lateness_us_p99", "lateness_us_max", "early", "lost"]
+        case .fire: ["cpu_ns_per_timer", "ns_per_schedule", "lateness_us_p50", "lateness_us_p99", "lateness_us_max", "early", "lost"]
         case .precision: ["lateness_us_p50", "lateness_us_p99", "lateness_us_max", "drift_us", "missed"]
         case .fleet: ["cpu_pct", "lateness_us_p99", "ticks", "expected", "tolerance_us"]
         case .idle: ["cpu_ms", "ctx_switches"]
