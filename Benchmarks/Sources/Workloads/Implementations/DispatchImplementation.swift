@@ -8,7 +8,7 @@ import Dispatch
 /// expirations the handler covers.
 class DispatchImplementation: TimerImplementation {
     class var name: String { "dispatch" }
-    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle] }
+    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .hop] }
     /// The leeway of every timer.
     class var leeway: DispatchTimeInterval { .nanoseconds(0) }
     class var fleetToleranceMicroseconds: Int { 0 }
@@ -63,6 +63,13 @@ class DispatchImplementation: TimerImplementation {
         for source in periodics { source.cancel() }
         periodics = []
         queue.sync {}
+    }
+
+    /// hop: `async` on the serial queue from the workload's thread.
+    func submitJobs(counter: JobCounter) {
+        for _ in 0..<counter.target {
+            queue.async { counter.ran() }
+        }
     }
 
     private static func time(_ monotonicNanoseconds: Int64) -> DispatchTime {

@@ -15,10 +15,12 @@ import Synchronization
 /// against the counter); periodic = `schedule(every:startingAt:tolerance:missedTicks: .skip)` on the
 /// grid `first − P + k·P`, a tick covering `tick.missed + 1` grid points.
 ///
+/// hop: `loop.execute { ... }` from the workload's thread, i.e. through the loop's locked inbox.
+///
 /// `LoopToleranceImplementation` (`loop-tol`) gives each periodic timer `tolerance: .milliseconds(1)`.
 class LoopImplementation: TimerImplementation {
     class var name: String { "loop" }
-    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle] }
+    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .hop] }
     /// The tolerance given to each periodic timer; nil = the loop's default (100 µs).
     class var periodicTolerance: Duration? { nil }
     /// fleet's `tolerance_us`: the loop's default tolerance applies to timers given none.
@@ -132,6 +134,15 @@ class LoopImplementation: TimerImplementation {
         try onLoop { [owned] in
             for handle in owned.periodics { handle.cancel() }
             owned.periodics = []
+        }
+    }
+
+    // MARK: Jobs (hop)
+
+    /// `loop.execute` from the workload's thread: through the loop's locked inbox.
+    func submitJobs(counter: JobCounter) {
+        for _ in 0..<counter.target {
+            loop.execute { counter.ran() }
         }
     }
 

@@ -40,6 +40,12 @@ protocol TimerImplementation: AnyObject {
     /// Stops every periodic timer.
     func stopPeriodic() throws
 
+    // MARK: Jobs (hop)
+
+    /// Submits `counter.target` closures, each calling `counter.ran()`, from the calling thread to the
+    /// implementation's serial executor, one submission per closure. Does not wait for them to run.
+    func submitJobs(counter: JobCounter) throws
+
     /// Releases threads, loops and descriptors.
     func shutdown() throws
 }
@@ -55,6 +61,7 @@ extension TimerImplementation {
     func startPeriodic(firstDeadlines: [Int64], period: Int64, sink: TickSink) throws { unsupported() }
     func waitForTicks(sink: TickSink, until deadline: Int64) throws { unsupported() }
     func stopPeriodic() throws { unsupported() }
+    func submitJobs(counter: JobCounter) throws { unsupported() }
     func shutdown() throws {}
 
     private func unsupported(_ function: StaticString = #function) -> Never {

@@ -1,6 +1,6 @@
 /// The workloads of shared/BENCHMARKS.md, in the order they run and print.
 enum WorkloadName: String, CaseIterable, Codable, Sendable {
-    case churn, fire, precision, fleet, idle, kevent
+    case churn, fire, precision, fleet, idle, kevent, hop
 
     /// The figures of the workload, in the order of the JSON line and the table (BENCHMARKS.md).
     var keys: [String] {
@@ -11,6 +11,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .fleet: ["cpu_pct", "lateness_us_p99", "ticks", "expected", "tolerance_us"]
         case .idle: ["cpu_ms", "ctx_switches"]
         case .kevent: ["ns_per_registration", "ns_per_single_registration", "wall_ms", "events"]
+        case .hop: ["ns_per_job", "cpu_ns_per_job"]
         }
     }
 
@@ -27,6 +28,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .fleet: "10,000 periodic 100 ms timers with spread phases for 5 s: heartbeats of many connections"
         case .idle: "one timer due in 60 s, waited on for 5 s: wake-ups and CPU of an idle process"
         case .kevent: "100,000 one-shot EVFILT_TIMER registrations in one kqueue, polled until all returned"
+        case .hop: "1M closures submitted from one foreign thread to a serial executor, each bumping a counter"
         }
     }
 }

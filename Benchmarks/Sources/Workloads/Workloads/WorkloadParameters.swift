@@ -7,7 +7,8 @@ struct WorkloadParameters: Sendable {
     private static let ms = Int64.nanosecondsPerMillisecond
     private static let s = Int64.nanosecondsPerSecond
 
-    /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle).
+    /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle),
+    /// jobs (hop).
     func count(_ workload: WorkloadName) -> Int {
         if workload == .idle { return 1 }
         if let countOverride { return countOverride }
@@ -17,6 +18,7 @@ struct WorkloadParameters: Sendable {
         case .fleet: return 10_000
         case .idle: return 1
         case .kevent: return quick ? 10_000 : 100_000
+        case .hop: return quick ? 100_000 : 1_000_000
         }
     }
 
@@ -38,6 +40,9 @@ struct WorkloadParameters: Sendable {
     let keventMilliseconds: ClosedRange<Int64> = 1...1_000
     /// kevent: how long to poll past the last deadline before the missing events count as lost.
     var keventGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
+
+    /// hop: how long to wait past the last submit before the jobs not run count as lost.
+    var hopGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
 
     /// Command-line arguments that recreate these parameters in a child process.
     var arguments: [String] {
