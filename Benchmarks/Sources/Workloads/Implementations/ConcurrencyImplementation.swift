@@ -14,7 +14,7 @@ import Synchronization
 /// `ConcurrencyToleranceImplementation` (`concurrency-tol`, fleet only) sleeps with `tolerance: 1 ms`.
 class ConcurrencyImplementation: TimerImplementation {
     class var name: String { "concurrency" }
-    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle] }
+    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .sleepers] }
     /// The tolerance of each periodic sleep; nil = `Task.sleep`'s default (none).
     class var periodicTolerance: Duration? { nil }
     class var fleetToleranceMicroseconds: Int { 0 }
@@ -22,6 +22,7 @@ class ConcurrencyImplementation: TimerImplementation {
     private var oneShots: [Task<Void, Never>] = []
     private var oneShotsEnded = Counter(target: 0)
     private var periodics: [Task<Void, Never>] = []
+    private var sleepers: [Task<Void, Never>] = []
     private let monotonicOrigin: Int64
     private let continuousOrigin: ContinuousClock.Instant
 
@@ -90,6 +91,31 @@ class ConcurrencyImplementation: TimerImplementation {
                 }
             )
         }
+    }
+
+    /// sleepers: a plain `Task { }` on the default executor sleeping with
+    /// `Task.sleep(until:clock: .continuous)`; cancel = `task.cancel()`.
+    func startSleepers(sink: SleeperSink) {
+        sleepers = []
+        sleepers.reserveCapacity(sink.count)
+        for index in 0..<sink.count {
+            let deadline = instant(sink.deadlines[index])
+            sleepers.append(
+                Task {
+                    do {
+                        try await Task.sleep(until: deadline, clock: .continuous)
+                    } catch {
+                        sink.cancelled(index)
+                        return
+                    }
+                    sink.woke(index)
+                }
+            )
+        }
+    }
+
+    func cancelSleeper(_ index: Int) {
+        sleepers[index].cancel()
     }
 
     func waitForTicks(sink: TickSink, until deadline: Int64) {

@@ -16,11 +16,12 @@ import Synchronization
 /// grid `first − P + k·P`, a tick covering `tick.missed + 1` grid points.
 ///
 /// hop: `loop.execute { ... }` from the workload's thread, i.e. through the loop's locked inbox.
+/// sleepers: `Task(executorPreference: loop) { try await loop.sleep(until:) }`.
 ///
 /// `LoopToleranceImplementation` (`loop-tol`) gives each periodic timer `tolerance: .milliseconds(1)`.
 class LoopImplementation: TimerImplementation {
     class var name: String { "loop" }
-    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .hop] }
+    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .hop, .sleepers] }
     /// The tolerance given to each periodic timer; nil = the loop's default (100 µs).
     class var periodicTolerance: Duration? { nil }
     /// fleet's `tolerance_us`: the loop's default tolerance applies to timers given none.
@@ -39,6 +40,7 @@ class LoopImplementation: TimerImplementation {
     private let jobDone = DispatchSemaphore(value: 0)
     /// churn: the sink told about timers that fired before `cancelOneShots` reached them.
     private var uncountedSink: FireSink?
+    private var sleepers: [Task<Void, Never>] = []
 
     required init() throws {
         loop = try KQueueLoop()
@@ -146,7 +148,35 @@ class LoopImplementation: TimerImplementation {
         }
     }
 
+    // MARK: Sleeping tasks (sleepers)
+
+    /// `Task(executorPreference: loop)` sleeping with `loop.sleep(until:)`: the task runs on the loop's
+    /// thread and sleeps on its wheel; created and cancelled from the workload's thread.
+    func startSleepers(sink: SleeperSink) {
+        sleepers = []
+        sleepers.reserveCapacity(sink.count)
+        for index in 0..<sink.count {
+            let deadline = Self.instant(sink.deadlines[index])
+            sleepers.append(
+                Task(executorPreference: loop) { [loop] in
+                    do {
+                        try await loop.sleep(until: deadline)
+                    } catch {
+                        sink.cancelled(index)
+                        return
+                    }
+                    sink.woke(index)
+                }
+            )
+        }
+    }
+
+    func cancelSleeper(_ index: Int) {
+        sleepers[index].cancel()
+    }
+
     func shutdown() {
+        sleepers = []
         loop.shutdown()
     }
 }

@@ -46,6 +46,15 @@ protocol TimerImplementation: AnyObject {
     /// implementation's serial executor, one submission per closure. Does not wait for them to run.
     func submitJobs(counter: JobCounter) throws
 
+    // MARK: Sleeping tasks (sleepers)
+
+    /// Starts one task per entry of `sink.deadlines`; task `i` sleeps until `sink.deadlines[i]`, then
+    /// calls `sink.woke(i)`, or `sink.cancelled(i)` if its sleep threw. Does not wait. Replaces the
+    /// tasks of an earlier call.
+    func startSleepers(sink: SleeperSink) throws
+    /// Cancels task `index` of the last `startSleepers`.
+    func cancelSleeper(_ index: Int) throws
+
     /// Releases threads, loops and descriptors.
     func shutdown() throws
 }
@@ -62,6 +71,8 @@ extension TimerImplementation {
     func waitForTicks(sink: TickSink, until deadline: Int64) throws { unsupported() }
     func stopPeriodic() throws { unsupported() }
     func submitJobs(counter: JobCounter) throws { unsupported() }
+    func startSleepers(sink: SleeperSink) throws { unsupported() }
+    func cancelSleeper(_ index: Int) throws { unsupported() }
     func shutdown() throws {}
 
     private func unsupported(_ function: StaticString = #function) -> Never {

@@ -1,6 +1,6 @@
 /// The workloads of shared/BENCHMARKS.md, in the order they run and print.
 enum WorkloadName: String, CaseIterable, Codable, Sendable {
-    case churn, fire, precision, fleet, idle, kevent, hop
+    case churn, fire, precision, fleet, idle, kevent, hop, sleepers
 
     /// The figures of the workload, in the order of the JSON line and the table (BENCHMARKS.md).
     var keys: [String] {
@@ -12,6 +12,11 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .idle: ["cpu_ms", "ctx_switches"]
         case .kevent: ["ns_per_registration", "ns_per_single_registration", "wall_ms", "events"]
         case .hop: ["ns_per_job", "cpu_ns_per_job"]
+        case .sleepers:
+            [
+                "cpu_ns_per_sleep", "lateness_us_p50", "lateness_us_p99", "bytes_per_sleeper",
+                "bytes_per_sleeper_after_cancel", "early",
+            ]
         }
     }
 
@@ -29,6 +34,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .idle: "one timer due in 60 s, waited on for 5 s: wake-ups and CPU of an idle process"
         case .kevent: "100,000 one-shot EVFILT_TIMER registrations in one kqueue, polled until all returned"
         case .hop: "1M closures submitted from one foreign thread to a serial executor, each bumping a counter"
+        case .sleepers: "100,000 tasks sleeping 10-1000 ms, every second one cancelled after 50 ms"
         }
     }
 }

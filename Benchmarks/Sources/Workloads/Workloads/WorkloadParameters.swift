@@ -8,7 +8,7 @@ struct WorkloadParameters: Sendable {
     private static let s = Int64.nanosecondsPerSecond
 
     /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle),
-    /// jobs (hop).
+    /// jobs (hop), tasks (sleepers).
     func count(_ workload: WorkloadName) -> Int {
         if workload == .idle { return 1 }
         if let countOverride { return countOverride }
@@ -19,6 +19,7 @@ struct WorkloadParameters: Sendable {
         case .idle: return 1
         case .kevent: return quick ? 10_000 : 100_000
         case .hop: return quick ? 100_000 : 1_000_000
+        case .sleepers: return quick ? 10_000 : 100_000
         }
     }
 
@@ -43,6 +44,15 @@ struct WorkloadParameters: Sendable {
 
     /// hop: how long to wait past the last submit before the jobs not run count as lost.
     var hopGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
+
+    /// sleepers: each task sleeps until start + uniform[10 ms, 1000 ms] (250 ms with --quick).
+    var sleepersOffsets: ClosedRange<Int64> { (10 * Self.ms)...(quick ? 250 * Self.ms : 1_000 * Self.ms) }
+    /// sleepers: when every second task is cancelled, after the start.
+    let sleepersCancelAfter: Int64 = 50 * ms
+    /// sleepers: how long after the last cancel the RSS is read again.
+    let sleepersSettle: Int64 = 20 * ms
+    /// sleepers: how long to wait past the last deadline before the tasks not ended count as lost.
+    var sleepersGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
 
     /// Command-line arguments that recreate these parameters in a child process.
     var arguments: [String] {

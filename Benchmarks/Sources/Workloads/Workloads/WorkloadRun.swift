@@ -13,6 +13,7 @@ enum WorkloadRun {
         case .idle: try IdleWorkload.run(implementation, parameters: parameters)
         case .kevent: try KEventWorkload.run(implementation, parameters: parameters)
         case .hop: try HopWorkload.run(implementation, parameters: parameters)
+        case .sleepers: try SleepersWorkload.run(implementation, parameters: parameters)
         }
     }
 }
