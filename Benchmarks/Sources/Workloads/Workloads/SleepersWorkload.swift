@@ -44,6 +44,7 @@ enum SleepersWorkload {
         try implementation.startSleepers(sink: sink)
         let created = MonotonicClock.now()
         let residentCreated = ResidentMemory.bytes()
+        let endedWhileCreating = sink.endedCount
 
         let cancelAt = start + parameters.sleepersCancelAfter
         MonotonicClock.sleep(until: cancelAt)
@@ -54,6 +55,9 @@ enum SleepersWorkload {
             sink.cancelIssuedAt[index] = MonotonicClock.now()
         }
         let cancelEnd = MonotonicClock.now()
+        let endedBeforeCancel = stride(from: 1, to: n, by: 2).count {
+            sink.lateness[$0] != FireSink.notFired && sink.deadlines[$0] <= cancelStart
+        }
         MonotonicClock.sleep(until: cancelEnd + parameters.sleepersSettle)
         let residentAfterCancel = ResidentMemory.bytes()
         // Not a key: whether the cancelled half's memory went back to the allocator (RSS alone cannot
@@ -97,6 +101,16 @@ enum SleepersWorkload {
                 + "the \(cancelled) cancel() calls took \(JSONLine.number(Double(cancelEnd - cancelStart) / 1e6, decimals: 1)) ms, "
                 + "from \(JSONLine.number(Double(cancelStart - start) / 1e6, decimals: 1)) ms after the start"
         )
+        if cancelStart - start > parameters.sleepersCancelAfter + 10 * .nanosecondsPerMillisecond {
+            // Creating the tasks took longer than the cancel's 50 ms: the workload is not what it models.
+            result.notes.append(
+                "WARNING: the cancellations came \(JSONLine.number(Double(cancelStart - start) / 1e6, decimals: 1)) ms "
+                    + "after the start instead of \(parameters.sleepersCancelAfter / .nanosecondsPerMillisecond) ms: "
+                    + "\(endedBeforeCancel) of the \(cancelled) tasks to cancel were due before them (and ended normally), and "
+                    + "\(endedWhileCreating) tasks had ended before the last was created (the peak RSS is not "
+                    + "that of N sleeping tasks)"
+            )
+        }
         result.notes.append(
             "\(sink.wokenCount) sleeps ended normally, \(sink.cancelledCount) threw CancellationError; "
                 + "\(usage.contextSwitches) context switches"
