@@ -22,7 +22,9 @@ class ConcurrencyImplementation: TimerImplementation {
     private var oneShots: [Task<Void, Never>] = []
     private var oneShotsEnded = Counter(target: 0)
     private var periodics: [Task<Void, Never>] = []
-    private var sleepers: [Task<Void, Never>] = []
+    /// sleepers: the handles, each dropped when its task is cancelled so that it does not keep the
+    /// ended task's memory.
+    private var sleepers: [Task<Void, Never>?] = []
     private let monotonicOrigin: Int64
     private let continuousOrigin: ContinuousClock.Instant
 
@@ -115,7 +117,8 @@ class ConcurrencyImplementation: TimerImplementation {
     }
 
     func cancelSleeper(_ index: Int) {
-        sleepers[index].cancel()
+        sleepers[index]?.cancel()
+        sleepers[index] = nil
     }
 
     func waitForTicks(sink: TickSink, until deadline: Int64) {

@@ -40,7 +40,9 @@ class LoopImplementation: TimerImplementation {
     private let jobDone = DispatchSemaphore(value: 0)
     /// churn: the sink told about timers that fired before `cancelOneShots` reached them.
     private var uncountedSink: FireSink?
-    private var sleepers: [Task<Void, Never>] = []
+    /// sleepers: the handles, each dropped when its task is cancelled so that it does not keep the
+    /// ended task's memory.
+    private var sleepers: [Task<Void, Never>?] = []
 
     required init() throws {
         loop = try KQueueLoop()
@@ -172,7 +174,8 @@ class LoopImplementation: TimerImplementation {
     }
 
     func cancelSleeper(_ index: Int) {
-        sleepers[index].cancel()
+        sleepers[index]?.cancel()
+        sleepers[index] = nil
     }
 
     func shutdown() {

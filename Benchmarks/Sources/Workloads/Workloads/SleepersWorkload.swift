@@ -12,7 +12,8 @@ import Glibc
 ///   with the sink allocated, the peak is the larger of the RSS once all N tasks are created and the RSS
 ///   just before the cancellations.
 /// - `bytes_per_sleeper_after_cancel`: (RSS `sleepersSettle` (20 ms) after the last cancel() returned
-///   − baseline) / (N/2). It is the memory still held per task that was not cancelled: it equals
+///   − baseline) / (N/2). The implementations drop a task's handle when they cancel it, so that the
+///   handle does not keep the ended task's memory. It is the memory still held per task that was not cancelled: it equals
 ///   `bytes_per_sleeper` × 2 when the cancelled half freed nothing, and `bytes_per_sleeper` when a
 ///   cancelled sleep gave its memory back at once (at most, as the tasks due by then have ended too).
 ///   A note adds the RSS after `malloc_trim(0)` right after that reading (glibc keeps freed pages).
