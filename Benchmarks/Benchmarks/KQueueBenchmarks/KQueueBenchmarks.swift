@@ -50,7 +50,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // TimerWheel / TimerScheduler micro-benchmarks go in a target of their own,
+    // TimerWheel / KQueueLoop micro-benchmarks go in a target of their own,
     // Benchmarks/KQueueTimersBenchmarks/KQueueTimersBenchmarks.swift (see Package.swift), with their
     // malloc-count thresholds in Thresholds/6.3/KQueueTimersBenchmarks.<name>.p90.json.
 }

@@ -1,4 +1,4 @@
-// Micro-benchmarks of KQueueTimers' TimerWheel and TimerScheduler (ordo-one/benchmark).
+// Micro-benchmarks of KQueueTimers' TimerWheel and KQueueLoop (ordo-one/benchmark).
 //
 //   swift package --disable-sandbox --package-path Benchmarks benchmark --target KQueueTimersBenchmarks
 //   swift package --disable-sandbox --package-path Benchmarks benchmark thresholds check \
@@ -8,6 +8,7 @@
 // malloc counts only (see README.md for how to regenerate them). Every deadline comes from a seeded
 // generator and the wheel benchmarks run on virtual time, so the malloc counts are deterministic.
 import Benchmark
+import Dispatch
 import KQueueTimers
 
 #if canImport(Glibc)
@@ -43,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // 1,000 timers due within 1 s, fired by advancing from one `nextDeadline` to the next, as
-    // TimerScheduler's thread does: the cost per fired timer (cascades included). Scheduling is not measured.
+    // the loop's thread does: the cost per fired timer (cascades included). Scheduling is not measured.
     Benchmark("TimerWheel.advance") { benchmark in
         var random = SplitMix64()
         let now = virtualNow
@@ -62,20 +63,40 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // One `schedule(after:)` and its `cancel()` from the benchmark's thread (not the scheduler's), with a
-    // closure that captures nothing. A timer due at 60 s stays pending throughout, so the scheduler's
-    // kernel timer is armed earlier than every timer scheduled here: none of them wakes its thread.
-    let fixture = SchedulerFixture()
+    // One `schedule(after:)` and its `cancel()` from the benchmark's thread (not the loop's), with a
+    // closure that captures nothing: each schedule sends the timer to the loop through its inbox (a
+    // RemoteTimer object per timer) and each cancel a message to free it. A timer due at 60 s stays
+    // pending throughout, so none of the timers scheduled here is due while the benchmark runs.
+    let fixture = LoopFixture()
     Benchmark(
-        "TimerScheduler.scheduleCancel",
-        closure: { benchmark, scheduler in
+        "KQueueLoop.scheduleCancel",
+        closure: { benchmark, loop in
             for _ in benchmark.scaledIterations {
-                let handle = scheduler.schedule(after: .seconds(120)) {}
+                let handle = loop.schedule(after: .seconds(120)) {}
                 blackHole(handle.cancel())
             }
         },
         setup: { try fixture.start() },
         teardown: { fixture.stop() }
+    )
+
+    // The same on the loop's own thread, as code running on the loop schedules its timeouts: the
+    // iterations run in one job (`execute`), the benchmark's thread waits for it; schedule and cancel
+    // touch the wheel directly.
+    let onLoopFixture = LoopFixture()
+    Benchmark(
+        "KQueueLoop.scheduleCancel.onLoop",
+        closure: { benchmark, loop in
+            let iterations = benchmark.scaledIterations
+            onLoopFixture.runOnLoop {
+                for _ in iterations {
+                    let handle = loop.schedule(after: .seconds(120)) {}
+                    blackHole(handle.cancel())
+                }
+            }
+        },
+        setup: { try onLoopFixture.start() },
+        teardown: { onLoopFixture.stop() }
     )
 }
 
@@ -83,22 +104,34 @@ let benchmarks: @Sendable () -> Void = {
 private let virtualNow: Int64 = 1_000 * second
 private let second: Int64 = 1_000_000_000
 
-/// The scheduler of `TimerScheduler.scheduleCancel`, created once for all its iterations.
-private final class SchedulerFixture: @unchecked Sendable {
-    private var scheduler: TimerScheduler?
+/// The loop of a `KQueueLoop` benchmark, created once for all its iterations.
+private final class LoopFixture: @unchecked Sendable {
+    private var loop: KQueueLoop?
+    /// Signalled by a job on the loop when it is done; created once, so a run allocates nothing for it.
+    private let done = DispatchSemaphore(value: 0)
 
-    func start() throws -> TimerScheduler {
-        let scheduler = try TimerScheduler()
-        self.scheduler = scheduler
-        scheduler.schedule(after: .seconds(60)) {}
-        // Let the scheduler's thread wake for it and arm its kernel timer before measuring.
+    func start() throws -> KQueueLoop {
+        let loop = try KQueueLoop()
+        self.loop = loop
+        loop.schedule(after: .seconds(60)) {}
+        // Let the loop's thread take the timer and go to sleep before measuring.
         usleep(50_000)
-        return scheduler
+        return loop
+    }
+
+    /// Runs `body` on the loop's thread and waits for it.
+    func runOnLoop(_ body: @escaping @Sendable () -> Void) {
+        guard let loop else { return }
+        loop.execute { [done] in
+            body()
+            done.signal()
+        }
+        done.wait()
     }
 
     func stop() {
-        scheduler?.shutdown()
-        scheduler = nil
+        loop?.shutdown()
+        loop = nil
     }
 }
 

@@ -10,17 +10,25 @@ import Synchronization
 /// `scheduleOneShots` returns once every task is running and about to sleep, so that churn's
 /// RSS is taken with all N sleeping; a periodic task sleeps until `first + k·P`, so it catches up
 /// instead of coalescing and never drifts.
-final class ConcurrencyImplementation: TimerImplementation {
-    static let name = "concurrency"
-    static let workloads: Set<WorkloadName> = [.churn, .fire, .precision, .fleet, .idle]
+///
+/// `ConcurrencyToleranceImplementation` (`concurrency-tol`, fleet only) sleeps with `tolerance: 1 ms`.
+class ConcurrencyImplementation: TimerImplementation {
+    class var name: String { "concurrency" }
+    class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle, .sleepers] }
+    /// The tolerance of each periodic sleep; nil = `Task.sleep`'s default (none).
+    class var periodicTolerance: Duration? { nil }
+    class var fleetToleranceMicroseconds: Int { 0 }
 
     private var oneShots: [Task<Void, Never>] = []
     private var oneShotsEnded = Counter(target: 0)
     private var periodics: [Task<Void, Never>] = []
+    /// sleepers: the handles, each dropped when its task is cancelled so that it does not keep the
+    /// ended task's memory.
+    private var sleepers: [Task<Void, Never>?] = []
     private let monotonicOrigin: Int64
     private let continuousOrigin: ContinuousClock.Instant
 
-    init() {
+    required init() {
         monotonicOrigin = MonotonicClock.now()
         continuousOrigin = ContinuousClock.now
     }
@@ -67,6 +75,7 @@ final class ConcurrencyImplementation: TimerImplementation {
     }
 
     func startPeriodic(firstDeadlines: [Int64], period: Int64, sink: TickSink) {
+        let tolerance = Self.periodicTolerance
         for (index, first) in firstDeadlines.enumerated() {
             let first = instant(first)
             periodics.append(
@@ -74,7 +83,7 @@ final class ConcurrencyImplementation: TimerImplementation {
                     var next = first
                     while true {
                         do {
-                            try await Task.sleep(until: next, clock: .continuous)
+                            try await Task.sleep(until: next, tolerance: tolerance, clock: .continuous)
                         } catch {
                             return  // cancelled
                         }
@@ -86,6 +95,32 @@ final class ConcurrencyImplementation: TimerImplementation {
         }
     }
 
+    /// sleepers: a plain `Task { }` on the default executor sleeping with
+    /// `Task.sleep(until:clock: .continuous)`; cancel = `task.cancel()`.
+    func startSleepers(sink: SleeperSink) {
+        sleepers = []
+        sleepers.reserveCapacity(sink.count)
+        for index in 0..<sink.count {
+            let deadline = instant(sink.deadlines[index])
+            sleepers.append(
+                Task {
+                    do {
+                        try await Task.sleep(until: deadline, clock: .continuous)
+                    } catch {
+                        sink.cancelled(index)
+                        return
+                    }
+                    sink.woke(index)
+                }
+            )
+        }
+    }
+
+    func cancelSleeper(_ index: Int) {
+        sleepers[index]?.cancel()
+        sleepers[index] = nil
+    }
+
     func waitForTicks(sink: TickSink, until deadline: Int64) {
         sink.waitForCompletion(until: deadline)
     }
@@ -94,6 +129,14 @@ final class ConcurrencyImplementation: TimerImplementation {
         for task in periodics { task.cancel() }
         periodics = []
     }
+}
+
+/// `concurrency-tol`: `concurrency` with `tolerance: .milliseconds(1)` on each periodic sleep (fleet only).
+final class ConcurrencyToleranceImplementation: ConcurrencyImplementation {
+    override class var name: String { "concurrency-tol" }
+    override class var workloads: Set<WorkloadName> { [.fleet] }
+    override class var periodicTolerance: Duration? { .milliseconds(1) }
+    override class var fleetToleranceMicroseconds: Int { 1_000 }
 }
 
 /// Counts up from many threads; one thread blocks until the target is reached.

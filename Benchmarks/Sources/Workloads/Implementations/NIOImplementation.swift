@@ -11,7 +11,7 @@ import NIOPosix
 /// `delay` after the previous one ran: it never coalesces and it drifts, which `drift_us` shows.
 final class NIOImplementation: TimerImplementation {
     static let name = "nio"
-    static let workloads: Set<WorkloadName> = [.churn, .fire, .precision, .fleet, .idle]
+    static let workloads: Set<WorkloadName> = [.churn, .fire, .precision, .fleet, .idle, .hop]
 
     static func cap(for workload: WorkloadName) -> (n: Int, reason: String)? {
         // SelectableEventLoop cancels with PriorityQueue.removeFirst(where:), a linear scan:
@@ -78,6 +78,13 @@ final class NIOImplementation: TimerImplementation {
             for task in state.periodics { task.cancel() }
             state.periodics = []
         }.wait()
+    }
+
+    /// hop: `EventLoop.execute` from the workload's thread (a foreign thread for the loop).
+    func submitJobs(counter: JobCounter) {
+        for _ in 0..<counter.target {
+            loop.execute { counter.ran() }
+        }
     }
 
     func shutdown() throws {

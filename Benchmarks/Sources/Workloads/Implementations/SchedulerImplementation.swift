@@ -3,8 +3,9 @@ import Dispatch
 import KQueueTimers
 import Synchronization
 
-/// `scheduler`: the project's `TimerScheduler`, one wheel on one kernel timer, callbacks run serially
-/// on the scheduler's own thread; every call here comes from the workload's thread.
+/// `scheduler`: the project's `KQueueLoop` driven from another thread: every schedule and cancel here
+/// comes from the workload's thread (through the loop's inbox), callbacks run serially on the loop's
+/// thread. `LoopImplementation` (`loop`) is the same loop driven from its own thread.
 ///
 /// `KQueueClock` is `CLOCK_MONOTONIC` on Linux, the runner's clock: deadlines pass through unchanged.
 /// One-shots are `schedule(at:)` and `TimerHandle.cancel()`. In `churn` (see
@@ -14,21 +15,23 @@ import Synchronization
 /// `schedule(every:startingAt:missedTicks: .skip)` on the grid `first − P + k·P`; a tick reports
 /// `tick.missed + 1` expirations, so `missed` is the sum of `tick.missed`.
 ///
-/// `SpinningSchedulerImplementation` (`scheduler-spin`) is the same with `TimerScheduler(spin:)`.
+/// `SpinningSchedulerImplementation` (`scheduler-spin`) is the same with `KQueueLoop(spin:)`.
 class SchedulerImplementation: TimerImplementation {
     class var name: String { "scheduler" }
     class var workloads: Set<WorkloadName> { [.churn, .fire, .precision, .fleet, .idle] }
-    /// `TimerScheduler(spin:)`: zero sleeps in the kernel until each deadline.
+    /// `KQueueLoop(spin:)`: zero sleeps in the kernel until each deadline.
     class var spin: Duration { .zero }
+    /// fleet's `tolerance_us`: the loop's default tolerance (100 µs) applies to timers given none.
+    class var fleetToleranceMicroseconds: Int { 100 }
 
-    private let scheduler: TimerScheduler
+    private let scheduler: KQueueLoop
     private var oneShots: [TimerHandle] = []
     private var periodics: [TimerHandle] = []
     /// churn: the sink told about timers that fired before `cancelOneShots` reached them.
     private var uncountedSink: FireSink?
 
     required init() throws {
-        scheduler = try TimerScheduler(spin: Self.spin)
+        scheduler = try KQueueLoop(spin: Self.spin)
     }
 
     private static func instant(_ monotonicNanoseconds: Int64) -> KQueueClock.Instant {
@@ -118,7 +121,7 @@ class SchedulerImplementation: TimerImplementation {
     }
 }
 
-/// `scheduler-spin`: `TimerScheduler(spin: .microseconds(50))`, the opt-in low-lateness mode that wakes
+/// `scheduler-spin`: `KQueueLoop(spin: .microseconds(50))`, the opt-in low-lateness mode that wakes
 /// 50 µs before each deadline and spins on the clock; `precision` only (its note gives the CPU it costs).
 final class SpinningSchedulerImplementation: SchedulerImplementation {
     override class var name: String { "scheduler-spin" }

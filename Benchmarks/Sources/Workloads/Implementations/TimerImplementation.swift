@@ -1,5 +1,5 @@
 /// One implementation under test: a peer (dispatch, nio, concurrency, libev) or one of the project's
-/// (kqueue, scheduler, wheel). Each lives in one small file and is listed in `Implementations.all`.
+/// (loop, scheduler, kqueue, wheel). Each lives in one small file and is listed in `Implementations.all`.
 ///
 /// The workloads drive every implementation through these few primitives, always with deadlines on
 /// `MonotonicClock` (ns). A workload runs in its own child process, so an instance is created once,
@@ -12,6 +12,9 @@ protocol TimerImplementation: AnyObject {
     static var workloads: Set<WorkloadName> { get }
     /// A smaller N than asked for, with the reason, when the full N cannot finish in reasonable time.
     static func cap(for workload: WorkloadName) -> (n: Int, reason: String)?
+    /// fleet's `tolerance_us`: the tolerance in effect for each periodic timer, µs: the one it was given,
+    /// or the implementation's default when it was given none (0: no tolerance at all).
+    static var fleetToleranceMicroseconds: Int { get }
 
     init() throws
 
@@ -37,12 +40,28 @@ protocol TimerImplementation: AnyObject {
     /// Stops every periodic timer.
     func stopPeriodic() throws
 
+    // MARK: Jobs (hop)
+
+    /// Submits `counter.target` closures, each calling `counter.ran()`, from the calling thread to the
+    /// implementation's serial executor, one submission per closure. Does not wait for them to run.
+    func submitJobs(counter: JobCounter) throws
+
+    // MARK: Sleeping tasks (sleepers)
+
+    /// Starts one task per entry of `sink.deadlines`; task `i` sleeps until `sink.deadlines[i]`, then
+    /// calls `sink.woke(i)`, or `sink.cancelled(i)` if its sleep threw. Does not wait. Replaces the
+    /// tasks of an earlier call.
+    func startSleepers(sink: SleeperSink) throws
+    /// Cancels task `index` of the last `startSleepers`.
+    func cancelSleeper(_ index: Int) throws
+
     /// Releases threads, loops and descriptors.
     func shutdown() throws
 }
 
 extension TimerImplementation {
     static func cap(for workload: WorkloadName) -> (n: Int, reason: String)? { nil }
+    static var fleetToleranceMicroseconds: Int { 0 }
 
     func scheduleOneShots(sink: FireSink) throws { unsupported() }
     func scheduleCancellableOneShots(sink: FireSink) throws { try scheduleOneShots(sink: sink) }
@@ -51,6 +70,9 @@ extension TimerImplementation {
     func startPeriodic(firstDeadlines: [Int64], period: Int64, sink: TickSink) throws { unsupported() }
     func waitForTicks(sink: TickSink, until deadline: Int64) throws { unsupported() }
     func stopPeriodic() throws { unsupported() }
+    func submitJobs(counter: JobCounter) throws { unsupported() }
+    func startSleepers(sink: SleeperSink) throws { unsupported() }
+    func cancelSleeper(_ index: Int) throws { unsupported() }
     func shutdown() throws {}
 
     private func unsupported(_ function: StaticString = #function) -> Never {
@@ -63,8 +85,10 @@ enum Implementations {
     static var all: [any TimerImplementation.Type] {
         var list: [any TimerImplementation.Type] = []
         #if KQ_BENCH_PROJECT
-        // The project's implementations come first, the reference (`scheduler`) at the top.
+        // The project's implementations come first, the reference (`loop`) at the top.
         list += [
+            LoopImplementation.self,
+            LoopToleranceImplementation.self,
             SchedulerImplementation.self,
             SpinningSchedulerImplementation.self,
             WheelImplementation.self,
@@ -73,8 +97,10 @@ enum Implementations {
         #endif
         list += [
             DispatchImplementation.self,
+            DispatchToleranceImplementation.self,
             NIOImplementation.self,
             ConcurrencyImplementation.self,
+            ConcurrencyToleranceImplementation.self,
         ]
         #if KQ_BENCH_LIBEV
         list.append(LibevImplementation.self)
@@ -99,8 +125,9 @@ enum Implementations {
         #endif
     }
 
-    /// The implementation the tables compare against: `scheduler` if present, else `kqueue`, else none.
-    static let referencePreference = ["scheduler", "kqueue"]
+    /// The implementation the tables compare against: the first of these that ran without error
+    /// (`loop`, else `scheduler`, else `kqueue`), else none.
+    static let referencePreference = ["loop", "scheduler", "kqueue"]
 
     static func named(_ name: String) -> (any TimerImplementation.Type)? {
         all.first { $0.name == name }

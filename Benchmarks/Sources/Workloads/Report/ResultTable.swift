@@ -1,6 +1,9 @@
 /// The human table of one workload: one row per implementation, each figure followed by its ratio
-/// to the project's reference (`scheduler` if it ran, else `kqueue`, else no ratios).
+/// to the project's reference (`loop` if it ran, else `scheduler`, else `kqueue`, else no ratios).
 struct ResultTable {
+    /// Keys that say how an implementation was set up rather than how it did: no ratio.
+    static let settingKeys: Set<String> = ["tolerance_us"]
+
     var workload: WorkloadName
     var results: [WorkloadResult]
 
@@ -24,9 +27,10 @@ struct ResultTable {
                     continue
                 }
                 var cell = JSONLine.number(figure.value, decimals: figure.decimals)
-                // Ratios of signed figures (drift) or against zero mean nothing: leave them out.
+                // Ratios of signed figures (drift), against zero, or of a setting (tolerance_us) mean
+                // nothing: leave them out.
                 if let reference, reference.impl != result.impl, let base = reference.value(key), base > 0,
-                    figure.value >= 0
+                    figure.value >= 0, !Self.settingKeys.contains(key)
                 {
                     cell += " (×" + JSONLine.number(figure.value / base, decimals: 2) + ")"
                 }

@@ -1,5 +1,6 @@
 /// fire: schedule N one-shot timers due now + uniform[0, 1000 ms]; run until all fired.
-/// CPU (user + sys) per fired timer over the whole run, lateness percentiles, early and lost timers.
+/// CPU (user + sys) per fired timer over the whole run, wall ns per schedule (the call that schedules
+/// all N / N), lateness percentiles, early and lost timers.
 enum FireWorkload {
     static func run(_ type: any TimerImplementation.Type, parameters: WorkloadParameters) throws -> WorkloadResult {
         var n = parameters.count(.fire)
@@ -16,6 +17,7 @@ enum FireWorkload {
         let sink = FireSink(deadlines: offsets.map { now + $0 })
 
         let usageBefore = ResourceUsage.current()
+        let scheduleStart = MonotonicClock.now()
         try implementation.scheduleOneShots(sink: sink)
         let scheduled = MonotonicClock.now()
         let firedWhileScheduling = sink.firedCount
@@ -28,6 +30,7 @@ enum FireWorkload {
         let lateness = LatenessStatistics(nanoseconds: sink.lateness)
         var result = WorkloadResult(workload: .fire, impl: type.name, n: n)
         result.set("cpu_ns_per_timer", Double(usage.cpuNanoseconds) / Double(max(fired, 1)))
+        result.set("ns_per_schedule", Double(scheduled - scheduleStart) / Double(n))
         result.set("lateness_us_p50", lateness.microseconds(atPercentile: 50))
         result.set("lateness_us_p99", lateness.microseconds(atPercentile: 99))
         result.set("lateness_us_max", lateness.maxMicroseconds)

@@ -7,7 +7,8 @@ struct WorkloadParameters: Sendable {
     private static let ms = Int64.nanosecondsPerMillisecond
     private static let s = Int64.nanosecondsPerSecond
 
-    /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle).
+    /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle),
+    /// jobs (hop), tasks (sleepers).
     func count(_ workload: WorkloadName) -> Int {
         if workload == .idle { return 1 }
         if let countOverride { return countOverride }
@@ -17,6 +18,8 @@ struct WorkloadParameters: Sendable {
         case .fleet: return 10_000
         case .idle: return 1
         case .kevent: return quick ? 10_000 : 100_000
+        case .hop: return quick ? 100_000 : 1_000_000
+        case .sleepers: return quick ? 10_000 : 100_000
         }
     }
 
@@ -38,6 +41,18 @@ struct WorkloadParameters: Sendable {
     let keventMilliseconds: ClosedRange<Int64> = 1...1_000
     /// kevent: how long to poll past the last deadline before the missing events count as lost.
     var keventGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
+
+    /// hop: how long to wait past the last submit before the jobs not run count as lost.
+    var hopGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
+
+    /// sleepers: each task sleeps until start + uniform[10 ms, 1000 ms] (250 ms with --quick).
+    var sleepersOffsets: ClosedRange<Int64> { (10 * Self.ms)...(quick ? 250 * Self.ms : 1_000 * Self.ms) }
+    /// sleepers: when every second task is cancelled, after the start.
+    let sleepersCancelAfter: Int64 = 50 * ms
+    /// sleepers: how long after the last cancel the RSS is read again.
+    let sleepersSettle: Int64 = 20 * ms
+    /// sleepers: how long to wait past the last deadline before the tasks not ended count as lost.
+    var sleepersGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
 
     /// Command-line arguments that recreate these parameters in a child process.
     var arguments: [String] {

@@ -12,6 +12,8 @@ enum WorkloadRun {
         case .fleet: try FleetWorkload.run(implementation, parameters: parameters)
         case .idle: try IdleWorkload.run(implementation, parameters: parameters)
         case .kevent: try KEventWorkload.run(implementation, parameters: parameters)
+        case .hop: try HopWorkload.run(implementation, parameters: parameters)
+        case .sleepers: try SleepersWorkload.run(implementation, parameters: parameters)
         }
     }
 }
