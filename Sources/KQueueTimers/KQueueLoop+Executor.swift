@@ -2,6 +2,12 @@
 /// actors whose `unownedExecutor` is the loop's run their code on the loop's thread, between
 /// its other jobs and its timers.
 ///
+/// The two roles have two identities. As a `TaskExecutor` the loop is itself; as a
+/// `SerialExecutor` its unowned form names the loop's `LoopSerialExecutor`. So the loop knows
+/// which role each job came for: a task's job runs with no isolation (its nonisolated async
+/// calls, such as ``KQueueLoop/sleep(until:tolerance:)``, then stay on the loop without being
+/// enqueued again), an actor's job runs isolated to the loop.
+///
 /// ```swift
 /// actor Connection {
 ///     let loop: KQueueLoop
@@ -10,7 +16,8 @@
 /// }
 /// ```
 extension KQueueLoop: SerialExecutor, TaskExecutor {
-    /// Runs a job of a task or an actor on the loop's thread.
+    /// Runs a job of a task that prefers the loop on the loop's thread. (Actors' jobs come
+    /// through the serial identity that ``asUnownedSerialExecutor()`` names.)
     ///
     /// After ``shutdown()`` the job goes to the global concurrent executor instead, so that
     /// a task still waiting on the loop finishes rather than hangs.
@@ -24,7 +31,7 @@ extension KQueueLoop: SerialExecutor, TaskExecutor {
     /// The loop as the executor of an actor: return it from the actor's `unownedExecutor`
     /// to run the actor's methods on the loop's thread.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        core.serialExecutor.asUnownedSerialExecutor()
     }
 
     /// The loop as a task executor, the preference that `Task(executorPreference: loop)`
@@ -41,5 +48,33 @@ extension KQueueLoop: SerialExecutor, TaskExecutor {
     /// Whether the caller runs on the loop's thread.
     public func isIsolatingCurrentContext() -> Bool? {
         isCurrent
+    }
+}
+
+/// The identity under which actors isolated to a ``KQueueLoop`` run: what
+/// `loop.asUnownedSerialExecutor()` names. Its jobs run on the loop's thread, isolated to it.
+final class LoopSerialExecutor: SerialExecutor, Sendable {
+    let core: LoopCore
+
+    init(core: LoopCore) {
+        self.core = core
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        // A loop that has stopped: the job runs elsewhere rather than never.
+        if !core.submit(.actor(job)) { globalConcurrentExecutor.enqueue(job) }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    func checkIsolated() {
+        precondition(core.isCurrent, "KQueueLoop: expected to run on the loop's thread")
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        core.isCurrent
     }
 }

@@ -122,6 +122,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     // `loop` is set once before the thread starts; the rest is atomic or locked.
     let inbox: LoopInbox
     let board = TimerBoard()
+    /// The loop's identity as a serial executor (set once, in `init`).
+    private(set) var serialExecutor: LoopSerialExecutor!
     let queue: KQueue
     let defaultToleranceClass: UInt8
     let spin: Int64
@@ -138,6 +140,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         self.inbox = LoopInbox(queue: queue)
         self.defaultToleranceClass = defaultToleranceClass
         self.spin = spin
+        super.init()
+        serialExecutor = LoopSerialExecutor(core: self)
     }
 
     @inline(__always)
@@ -245,7 +249,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             for job in running {
                 switch job {
                 case .closure(let body): body()
-                case .task(let job): job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
+                case .task(let job): job.runSynchronously(on: taskExecutor)
+                case .actor(let job): job.runSynchronously(on: serialExecutor)
                 }
             }
             running.removeAll(keepingCapacity: true)

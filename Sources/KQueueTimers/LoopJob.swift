@@ -2,7 +2,11 @@
 /// a task or an actor that runs on the loop.
 enum LoopJob {
     case closure(@Sendable () -> Void)
+    /// A job of a task that prefers the loop (it came through the loop as a `TaskExecutor`):
+    /// it runs with no isolation, so the task's nonisolated calls stay where they are.
     case task(UnownedJob)
+    /// A job of an actor isolated to the loop (it came through the loop's serial executor).
+    case actor(UnownedJob)
 }
 
 /// What other threads send a loop's thread through its ``LoopInbox``.

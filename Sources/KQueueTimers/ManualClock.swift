@@ -146,7 +146,9 @@ public final class ManualClock: Clock, TimerScheduling, @unchecked Sendable {
 }
 
 extension ManualClock: SerialExecutor, TaskExecutor {
-    /// Queues a job of a task or an actor; it runs in the next ``advance(to:)`` or ``run()``.
+    /// Queues a job of a task that prefers the clock; it runs in the next ``advance(to:)`` or
+    /// ``run()``. (Actors' jobs come through the serial identity that
+    /// ``asUnownedSerialExecutor()`` names, as for ``KQueueLoop``.)
     public func enqueue(_ job: consuming ExecutorJob) {
         core.enqueue(.task(UnownedJob(job)))
     }
@@ -154,7 +156,7 @@ extension ManualClock: SerialExecutor, TaskExecutor {
     /// The clock as the executor of an actor: an actor whose `unownedExecutor` returns it runs
     /// its methods only inside ``advance(to:)`` or ``run()``.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
+        UnownedSerialExecutor(ordinary: core)
     }
 
     /// The clock as a task executor, the preference that `Task(executorPreference: clock)`
@@ -315,7 +317,8 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
         while true {
             switch nextStep(until: target) {
             case .job(.closure(let body)): body()
-            case .job(.task(let job)): job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            case .job(.task(let job)): job.runSynchronously(on: task)
+            case .job(.actor(let job)): job.runSynchronously(on: serial)
             case .firing(let firing): firing.run()
             case .timersTaken: continue
             case .idle: return
@@ -356,5 +359,26 @@ final class ClockCore: TimerOwner, @unchecked Sendable {
             }
             return .timersTaken
         }
+    }
+}
+
+/// The identity under which actors isolated to a ``ManualClock`` run (what
+/// `clock.asUnownedSerialExecutor()` names): their jobs run inside the clock's runs, isolated
+/// to it.
+extension ClockCore: SerialExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        enqueue(.actor(UnownedJob(job)))
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    func checkIsolated() {
+        precondition(isCurrent, "ManualClock: expected to run inside advance(to:) or run()")
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        isCurrent
     }
 }
