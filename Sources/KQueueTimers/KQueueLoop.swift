@@ -183,15 +183,17 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             state.deinitialize(count: 1)
             queue.close()
         }
-        var turn = Turn(core: self, state: state)
+        let turn = Turn(core: self, state: state)
         while !isStopRequested {
             turn.run()
         }
         turn.stop()
     }
 
-    /// One loop's thread's working set, reused from turn to turn.
-    private struct Turn: ~Copyable {
+    /// The working set of the loop's thread, reused from turn to turn. (A class, touched only by the
+    /// loop's thread, so that its buffers are mutated through a reference rather than through an
+    /// `inout self`.)
+    private final class Turn {
         let core: LoopCore
         let state: UnsafeMutablePointer<LoopState>
         let serialExecutor: UnownedSerialExecutor
@@ -212,7 +214,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         }
 
         /// Messages, then jobs, then timers, then a wait in the kernel.
-        mutating func run() {
+        func run() {
             takeMessages()
             runJobs()
             runTimers()
@@ -236,14 +238,14 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             }
         }
 
-        mutating func takeMessages() {
+        func takeMessages() {
             core.inbox.take(into: &incoming)
             for message in incoming { state.pointee.handle(message) }
             incoming.removeAll(keepingCapacity: true)
         }
 
         /// Runs the jobs ready at the start; jobs they submit run in the next turn.
-        mutating func runJobs() {
+        func runJobs() {
             let state = self.state
             swap(&running, &state.pointee.ready)
             for job in running {
@@ -256,7 +258,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             running.removeAll(keepingCapacity: true)
         }
 
-        mutating func runTimers() {
+        func runTimers() {
             let state = self.state
             guard state.pointee.timers.collectDue(now: TimerClock.now(), into: &firings) > 0 else { return }
             for index in firings.indices {
@@ -272,7 +274,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
         /// Sleeps in the kernel until an event, a wake-up or `timeout` nanoseconds (nil: no
         /// limit); returns at once if messages arrived.
-        mutating func wait(timeout: Int64?) {
+        func wait(timeout: Int64?) {
             guard timeout == 0 || core.inbox.prepareToSleep() else { return }
             defer { core.inbox.awake() }
             do {
@@ -293,7 +295,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 
         /// The loop stops: refuse later messages, abandon every timer, run the jobs left
         /// (tasks whose sleep was cancelled run to their next suspension).
-        mutating func stop() {
+        func stop() {
             state.pointee.isStopping = true
             for message in core.inbox.close() { state.pointee.handle(message) }
             for work in state.pointee.timers.removeAll() { work.abandon() }
