@@ -58,8 +58,9 @@ struct LoopTimers: ~Copyable {
     /// - Returns: whether this call kept it from firing.
     @inline(__always)
     mutating func cancel(_ id: TimerID) -> Bool {
-        guard board.settleOnLoop(id) else { return false }
-        remove(id)
+        guard let timer = wheel.cancel(id) else { return false }
+        board.settleOnLoop(id)
+        tolerances.remove(timer.toleranceClass)
         return true
     }
 
