@@ -61,7 +61,7 @@ struct KQueueLoopTests {
         loop.execute {
             actor.assumeIsolated { _ in checked.open() }
         }
-        #expect(checked.wait())
+        #expect(await checked.opened())
     }
 
     @Test("Jobs from 4 threads all run on the loop, in submission order per thread")
@@ -101,7 +101,7 @@ struct KQueueLoopTests {
                 done.open()
             }
         }
-        #expect(done.wait())
+        #expect(await done.opened())
         #expect(log.values == ["outer", "inner", "last"])
     }
 
@@ -133,7 +133,7 @@ struct KQueueLoopTests {
                 fires.append((deadline.nanoseconds, KQueueClock().now.nanoseconds))
             }
         }
-        #expect(scheduled.wait())
+        #expect(await scheduled.opened())
         let allScheduled = loop.now
         #expect(await schedulerEventually { fires.count == count })
         let values = fires.values
@@ -189,7 +189,7 @@ struct KQueueLoopTests {
                 schedule()
                 done.open()
             }
-            #expect(done.wait())
+            #expect(await done.opened())
         } else {
             schedule()
         }
@@ -204,7 +204,7 @@ struct KQueueLoopTests {
         #expect(await schedulerEventually { loop.pendingCount == 0 })
         let drained = SchedulerGate()
         loop.execute { drained.open() }
-        #expect(drained.wait())
+        #expect(await drained.opened())
         var trueThenFired = 0
         var falseNotOnce = 0
         for index in 0..<count {
@@ -234,7 +234,7 @@ struct KQueueLoopTests {
             second.withLock { $0 = loop.schedule(at: deadline) { log.append("second") } }
             loop.schedule(at: deadline.advanced(by: .milliseconds(1))) { done.open() }
         }
-        #expect(done.wait())
+        #expect(await done.opened())
         // Taken in the same turn: the cancel finds the fire begun and returns false.
         #expect(results.values == [false] && log.values == ["first", "second"])
     }
@@ -251,7 +251,7 @@ struct KQueueLoopTests {
             onLoop.withLock { $0 = loop.pendingCount }
             done.open()
         }
-        #expect(done.wait())
+        #expect(await done.opened())
         #expect(onLoop.value == 10)
         for handle in handles { #expect(handle.cancel()) }
         #expect(loop.pendingCount == 0)
@@ -310,7 +310,7 @@ struct KQueueLoopTests {
         await schedulerPause(.milliseconds(20))
         let early = SchedulerGate()
         loop.schedule(after: .milliseconds(10)) { early.open() }
-        #expect(early.wait(timeout: .seconds(30)), "a timer added during the spin did not run before the spin ended")
+        #expect(await early.opened(timeout: .seconds(30)), "a timer added during the spin did not run before the spin ended")
         let stopper = SchedulerTestThread { loop.shutdown() }
         #expect(await stopper.join(timeout: .seconds(30)), "shutdown waited for the spin")
         #expect(late.count == 0)

@@ -61,6 +61,12 @@ final class SchedulerGate: Sendable {
         isOpen.store(true, ordering: .releasing)
     }
 
+    /// Suspends the task (without blocking its thread, which other tests' tasks may need)
+    /// until the gate opens or `timeout` passes; true if it opened.
+    func opened(timeout: Duration = .seconds(60)) async -> Bool {
+        await schedulerEventually(timeout: timeout) { isOpen.load(ordering: .acquiring) }
+    }
+
     /// Blocks the calling thread until the gate opens or `timeout` passes; true if it opened.
     @discardableResult
     func wait(timeout: Duration = .seconds(30)) -> Bool {
