@@ -157,7 +157,8 @@ struct LoopTimers: ~Copyable {
         // Each timer's work moves from the wheel into `firings` once, in deadline order.
         let taken = wheel.advance(to: now) { id, _, timer in
             tolerances.remove(timer.toleranceClass)
-            switch timer.work {
+            let work = timer.work
+            switch work {
             case .periodic(let periodic):
                 guard !periodic.isCancelled else { return }
                 // The tick's deadline and missed count are set below, with the grid.
@@ -165,9 +166,9 @@ struct LoopTimers: ~Copyable {
                 firings.append(.tick(periodic, deadline: 0, missed: 0, isLast: false))
             case .remote:
                 // Its own state decides when it runs.
-                firings.append(.once(timer.work))
+                firings.append(.once(work))
             case .closure, .sleeper, .job:
-                if board.claim(id) { firings.append(.once(timer.work)) }
+                if board.claim(id) { firings.append(.once(work)) }
             }
         }
         guard taken > 0 else { return 0 }

@@ -368,7 +368,8 @@ extension TimerWheel {
     /// `now`.
     ///
     /// Each fired timer is removed, its identifier becomes stale, and `body` gets
-    /// its identifier, deadline and payload. Timers fire in deadline order; equal
+    /// its identifier, its deadline and its payload, which it owns from then on (so a payload
+    /// moves out of the wheel without a copy). Timers fire in deadline order; equal
     /// deadlines fire in the order they were scheduled or last rescheduled. No timer
     /// with a deadline after `now` fires, even one in the same tick.
     ///
@@ -391,7 +392,7 @@ extension TimerWheel {
     @discardableResult
     public mutating func advance(
         to now: Int64,
-        _ body: (_ id: TimerID, _ deadline: Int64, _ payload: Payload) -> Void
+        _ body: (_ id: TimerID, _ deadline: Int64, _ payload: consuming Payload) -> Void
     ) -> Int {
         guard now >= _now else { return 0 }
         let target = key(of: now)
@@ -579,7 +580,7 @@ extension TimerWheel {
     mutating func fire(
         slot: Int,
         upTo now: Int64,
-        _ body: (TimerID, Int64, Payload) -> Void
+        _ body: (TimerID, Int64, consuming Payload) -> Void
     ) -> Int {
         var due = ContiguousArray<Due>()
         swap(&due, &dueBuffer)
