@@ -33,6 +33,13 @@ public struct TimerTick<Instant: InstantProtocol & Sendable>: Sendable {
     }
 }
 
+extension TimerTick: CustomStringConvertible {
+    /// The tick's deadline and the ticks it skipped: `"tick at 12.000250000 s, missed 0"`.
+    public var description: String {
+        "tick at \(deadline), missed \(missed)"
+    }
+}
+
 /// The fixed grid of a periodic timer, start + k·period, in nanoseconds.
 struct TickGrid {
     /// The grid origin: tick k is due at start + k·period.

@@ -140,11 +140,13 @@ struct ManualClockExecutorTests {
         #expect(clock.now.nanoseconds == .max)
     }
 
-    @Test("Instants print as seconds with nine decimals")
+    @Test("Instants print as seconds with nine decimals, and ticks with their deadline")
     func instantDescription() {
         #expect("\(ManualClock.Instant(nanoseconds: 5_000_250_000))" == "5.000250000 s")
         #expect("\(ManualClock.Instant(nanoseconds: -1_500_000_000))" == "-1.500000000 s")
         #expect("\(KQueueClock.Instant(nanoseconds: 12))" == "0.000000012 s")
+        let tick = TimerTick(deadline: ManualClock.Instant(nanoseconds: 2_500_000_000), missed: 3)
+        #expect("\(tick)" == "tick at 2.500000000 s, missed 3")
     }
 }
 
