@@ -31,8 +31,8 @@ public final class KQueue: Sendable {
         backend = try Backend()
     }
 
-    /// A queue whose emulation waits in whole milliseconds (epoll_pwait), as it does on a Linux
-    /// kernel without epoll_pwait2 (before 5.11), so that tests reach that path on any kernel.
+    /// A queue whose emulation waits in whole milliseconds (poll(2)) instead of nanoseconds
+    /// (ppoll(2)), so that tests reach the rounding of a millisecond wait.
     /// With `false`, and on every other platform, the same as ``init()``.
     package init(_waitingInWholeMilliseconds: Bool) throws(Errno) {
         #if os(Linux) && !KQUEUE_LIBKQUEUE

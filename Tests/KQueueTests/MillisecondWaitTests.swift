@@ -7,10 +7,11 @@ import KQueue
 import SystemPackage
 import Testing
 
-/// The wait of a kernel without epoll_pwait2 (Linux before 5.11): epoll_pwait, whose timeout
-/// is whole milliseconds. `KQueue(_waitingInWholeMilliseconds: true)` takes that path on any
-/// kernel (elsewhere it is an ordinary queue). Issue 10, faults 3 and 11.
-@Suite("Waits in whole milliseconds (Linux before 5.11)")
+/// A wait whose timeout is whole milliseconds: `KQueue(_waitingInWholeMilliseconds: true)`
+/// waits with poll(2) instead of ppoll(2) (elsewhere it is an ordinary queue). Written for
+/// epoll_pwait, which kernels before 5.11 used; every wait is ppoll(2) now, to the
+/// nanosecond, on every kernel. Issue 10, faults 3 and 11.
+@Suite("Waits in whole milliseconds")
 struct MillisecondWaitTests {
     @Test("a duration becomes whole units rounded up, never down")
     func roundingUp() {
@@ -47,7 +48,7 @@ struct MillisecondWaitTests {
         let cpu = threadCPUTime() - cpuStart
         let wall = now() - wallStart
         #expect(wall >= Int64(rounds) * 900_000)
-        // Rounded up, each call sleeps 1 ms in epoll_pwait and costs microseconds of CPU; rounded
+        // Rounded up, each call sleeps 1 ms in poll(2) and costs microseconds of CPU; rounded
         // down to 0 ms, each would poll in a loop for its 900 µs, costing about as much CPU as time.
         #expect(cpu * 2 < wall, "\(rounds) waits of 900 µs: \(cpu / 1000) µs of CPU in \(wall / 1000) µs")
     }

@@ -79,6 +79,74 @@ struct ProcessFilterTests {
         #expect(try poll(q).count == 1)
     }
 
+    // MARK: The requested fflags (KQUEUE.md §7.4: macOS filt_procevent records an event only if
+    // the knote asks for it, and fires only with recorded fflags; filt_proctouch replaces them)
+
+    @Test("re-adding with fflags 0 disarms the knote: the exit is not returned, not even once asked for again")
+    func disarmedByReAdding() throws {
+        let pid = try spawnShell("sleep 0.2")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, fflags: .exit)])
+        try q.kevent(changes: [processEvent(pid, fflags: [])])
+        waitUntilExited(pid)
+        #expect(try poll(q, timeout: .milliseconds(100)).isEmpty)
+        // The exit happened while nothing was asked for; asking afterwards does not bring it back.
+        try q.kevent(changes: [processEvent(pid, fflags: .exit)])
+        #expect(try poll(q, timeout: .milliseconds(20)).isEmpty)
+        // The knote is still there.
+        #expect(try deleteSucceeds(q, ident: UInt(pid), filter: .proc))
+    }
+
+    @Test("disarmed and armed again before the exit, the knote fires with what the last change asked for")
+    func rearmed() throws {
+        let pid = try spawnShell("sleep 0.2; exit 7")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, fflags: .exit)])
+        try q.kevent(changes: [processEvent(pid, fflags: [])])
+        try q.kevent(changes: [processEvent(pid, fflags: [.exit, .exitStatus])])
+        let event = try #require(waitForEvents(q).events.first)
+        #expect(event.fflags.contains(.exit))
+        #expect(event.data == 7 << 8)
+        #expect(event.flags.isSuperset(of: [.eof, .oneshot]))
+    }
+
+    @Test("an exit recorded with NOTE_EXIT is still returned after a change to fflags 0 (filt_proctouch keeps it)")
+    func recordedExitKept() throws {
+        let pid = try spawnShell("exit 0")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, [.add, .disable], fflags: .exit)])
+        waitUntilExited(pid)
+        #expect(try poll(q, timeout: .milliseconds(20)).isEmpty)
+        try q.kevent(changes: [processEvent(pid, [.add, .enable], fflags: [])])
+        let events = try poll(q)
+        #expect(events.count == 1)
+        #expect(events.first?.fflags.contains(.exit) == true)
+    }
+
+    @Test("a child that already exited, added with fflags 0, does not fire")
+    func zombieWithoutFlags() throws {
+        let pid = try spawnShell("exit 5")
+        defer { reap(pid) }
+        waitUntilExited(pid)
+        let q = try KQueue()
+        #expect(try kevent(q, [processEvent(pid, fflags: [])], capacity: 4, timeout: .zero).isEmpty)
+        #expect(try poll(q, timeout: .milliseconds(20)).isEmpty)
+        #expect(try deleteSucceeds(q, ident: UInt(pid), filter: .proc))
+    }
+
+    @Test("a child added with fflags 0 does not fire when it exits")
+    func exitWithoutFlags() throws {
+        let pid = try spawnShell("sleep 0.1")
+        defer { reap(pid) }
+        let q = try KQueue()
+        try q.kevent(changes: [processEvent(pid, fflags: [])])
+        waitUntilExited(pid)
+        #expect(try poll(q, timeout: .milliseconds(100)).isEmpty)
+    }
+
     @Test("a process that does not exist is ESRCH")
     func noSuchProcess() throws {
         let pid = try spawnShell("exit 0")

@@ -1,4 +1,6 @@
 #if canImport(Glibc)
+// pollfd: Clang may assign <poll.h> to the shim module, which includes it too.
+import CKQueueShims
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -74,15 +74,11 @@ static inline int ckq_pidfd_open(pid_t pid, unsigned int flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
 }
 
-// epoll_pwait2(2) (Linux 5.11) as the system call, without a signal mask: glibc's wrapper
-// exists only from 2.35, and a binary that links it does not load on an older glibc. A
-// kernel without the call fails with ENOSYS. 441 is its number on every architecture.
-#ifndef SYS_epoll_pwait2
-#define SYS_epoll_pwait2 441
-#endif
-static inline int ckq_epoll_pwait2(int epoll, struct epoll_event *events, int capacity,
-                                   const struct timespec *timeout) {
-    return (int)syscall(SYS_epoll_pwait2, epoll, events, capacity, timeout, NULL, 0);
+// ppoll(2) as the system call, without a signal mask: <poll.h> declares ppoll only under
+// _GNU_SOURCE, which the importing Swift module does not define. The kernel writes the time
+// left back into *timeout.
+static inline int ckq_ppoll(struct pollfd *fds, unsigned long count, struct timespec *timeout) {
+    return (int)syscall(SYS_ppoll, fds, count, timeout, NULL, 0);
 }
 
 #endif // __linux__

@@ -19,6 +19,10 @@ import SystemPackage
 /// in ``kevent(changes:events:timeout:)`` wakes when another thread triggers an event or arms
 /// an earlier timer, or a source becomes ready. The lock is never held while waiting; each
 /// locked section first harvests what epoll reported (without blocking) into the knotes.
+/// A waiting thread only learns that the set has something ready (poll(2) on the epoll
+/// descriptor) and takes nothing from it: an event taken outside the lock could be recorded
+/// after another thread had already delivered (and cleared) the change it reports, and would
+/// deliver that change a second time.
 ///
 /// A child created by fork(2) cannot use its copy of a queue: every call reports EBADF, as
 /// on macOS, where a queue is not inherited. (Linux children inherit the epoll set, one
@@ -34,8 +38,7 @@ final class EmulatedQueue: Sendable {
     private let owner: pid_t
     /// The ``ForkEpoch`` at which `owner` was last confirmed to be this process.
     private let confirmedEpoch: Atomic<UInt64>
-    /// Waits with epoll_pwait, in whole milliseconds, even where the kernel has epoll_pwait2:
-    /// the path a kernel before 5.11 takes, for tests.
+    /// Waits with poll(2), in whole milliseconds, instead of ppoll(2) in nanoseconds, for tests.
     private let waitsInWholeMilliseconds: Bool
 
     /// How many epoll events one epoll_wait harvests: 64 × 12 bytes, small enough for
@@ -120,8 +123,6 @@ final class EmulatedQueue: Sendable {
     ) throws(Errno) -> Int {
         var endTime: Int64?
         var isWaiting = false
-        // Events the last blocking epoll_wait returned, not yet recorded.
-        var harvested = 0
         while true {
             let collected: Int? = try state.withLock { (state) throws(Errno) -> Int? in
                 if isWaiting {
@@ -139,8 +140,7 @@ final class EmulatedQueue: Sendable {
                     if written > 0 || events.isEmpty { return written }
                     if let timeout, endTime == nil { endTime = state.now.addingSaturating(timeout) }
                 }
-                harvest(buffer, harvested, into: &state)
-                harvested = 0
+                harvest(buffer, into: &state)
                 let count = state.collect(into: &events)
                 if count > 0 { return count }
                 if let endTime, endTime <= state.now { return 0 }
@@ -152,8 +152,7 @@ final class EmulatedQueue: Sendable {
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
             do throws(Errno) {
-                harvested = try Epoll.wait(
-                    epoll, into: buffer, timeout: remaining, wholeMilliseconds: waitsInWholeMilliseconds)
+                try Epoll.waitUntilReady(epoll, timeout: remaining, wholeMilliseconds: waitsInWholeMilliseconds)
             } catch {
                 state.withLock { state in
                     state.waiters -= 1
@@ -164,13 +163,13 @@ final class EmulatedQueue: Sendable {
         }
     }
 
-    /// Records the `count` events a blocking wait left in `buffer`, then everything else epoll
-    /// has ready (without blocking), into the knotes.
+    /// Records everything epoll has ready (without blocking) into the knotes.
     ///
-    /// The sources are edge-triggered: an event taken from epoll is recorded before the lock
-    /// is released, so none is lost between threads.
-    private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, _ count: Int, into state: inout QueueState) {
-        if count > 0 { state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<count])) }
+    /// The sources are edge-triggered: an event is taken from epoll only here, under the lock,
+    /// and recorded before the lock is released, so none is lost between threads, and none is
+    /// recorded after a delivery that already reported its change. The queue's own eventfd and
+    /// timerfd say nothing the state does not know: without sources the set is not read.
+    private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, into state: inout QueueState) {
         guard state.watchesSources else { return }
         while case let ready = Epoll.ready(epoll, into: buffer), ready > 0 {
             state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))

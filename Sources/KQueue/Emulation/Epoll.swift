@@ -5,15 +5,10 @@ internal import CKQueueShims
 #elseif canImport(Musl)
 @preconcurrency import Musl
 #endif
-import Synchronization
 import SystemPackage
 
 /// The queue's epoll set (see Syscalls.swift for the conventions).
 enum Epoll {
-    /// Whether the kernel has epoll_pwait2 (Linux 5.11), which takes its timeout in
-    /// nanoseconds; cleared at its first ENOSYS, after which every wait uses epoll_pwait.
-    private static let hasPwait2 = Atomic<Bool>(true)
-
     static func create() throws(Errno) -> CInt {
         try retryingInterrupts { epoll_create1(ckq_EPOLL_CLOEXEC) }
     }
@@ -74,43 +69,37 @@ enum Epoll {
         _ = try retryingInterrupts { epoll_ctl(epoll, operation, fd, &event) }
     }
 
-    /// Waits until a descriptor in the set is ready or `timeout` (nanoseconds, nil = forever)
-    /// passes, and stores the ready registrations in `events`.
+    /// Waits until a registration in the set is ready or `timeout` (nanoseconds, nil =
+    /// forever) passes, and takes nothing from the set.
     ///
-    /// With epoll_pwait2 the timeout is exact. Without it (Linux before 5.11, or
-    /// `wholeMilliseconds`) epoll_pwait waits whole milliseconds: the timeout is rounded up,
-    /// never down, so a wait never ends before `timeout` for want of precision (a rounded-down
-    /// wait would end early, and the caller, which waits again until its deadline, would spin
-    /// through the sub-millisecond rest).
+    /// poll(2) on an epoll descriptor reports it readable while its ready list holds a
+    /// registration that is ready, and leaves the list as it is (an edge-triggered event stays
+    /// until an epoll_wait takes it). So a thread that waits outside the queue's lock never
+    /// holds an event: every event is taken by ``ready(_:into:)`` in a locked section and
+    /// recorded in that same section, before any delivery that could have consumed it.
     ///
-    /// - Returns: their number.
+    /// ppoll(2) takes the timeout in nanoseconds. With `wholeMilliseconds` (a test hook) the
+    /// wait is poll(2), in whole milliseconds: the timeout is rounded up, never down, so a wait
+    /// never ends before `timeout` for want of precision (a rounded-down wait would end early,
+    /// and the caller, which waits again until its deadline, would spin through the
+    /// sub-millisecond rest).
+    ///
     /// - Throws: `.interrupted` when a signal ends the wait.
-    static func wait(
-        _ epoll: CInt,
-        into events: UnsafeMutableBufferPointer<epoll_event>,
-        timeout: Int64?,
-        wholeMilliseconds: Bool = false
-    ) throws(Errno) -> Int {
-        let capacity = CInt(events.count)
-        if !wholeMilliseconds && hasPwait2.load(ordering: .relaxed) {
-            let result: CInt
-            if let timeout {
-                var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
-                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, &spec)
-            } else {
-                result = ckq_epoll_pwait2(epoll, events.baseAddress, capacity, nil)
-            }
-            if result != -1 { return Int(result) }
-            let error = Errno(rawValue: errno)
-            guard error == .noFunction else { throw error }
-            hasPwait2.store(false, ordering: .relaxed)
+    static func waitUntilReady(_ epoll: CInt, timeout: Int64?, wholeMilliseconds: Bool = false) throws(Errno) {
+        var entry = pollfd(fd: epoll, events: Int16(POLLIN), revents: 0)
+        let result: CInt
+        if wholeMilliseconds {
+            // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the
+            // caller waits again for the rest.
+            let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
+            result = poll(&entry, 1, milliseconds)
+        } else if let timeout {
+            var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+            result = ckq_ppoll(&entry, 1, &spec)
+        } else {
+            result = ckq_ppoll(&entry, 1, nil)
         }
-        // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the caller
-        // waits again for the rest.
-        let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
-        let result = epoll_pwait(epoll, events.baseAddress, capacity, milliseconds, nil)
         if result == -1 { throw Errno(rawValue: errno) }
-        return Int(result)
     }
 
     /// What the set has ready now, without waiting. The set is the queue's own, so a failure

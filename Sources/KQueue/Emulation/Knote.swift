@@ -25,7 +25,8 @@ struct Knote {
 
     /// Saved filter flags: a timer's unit bits, a user event's 24 user flags.
     var sfflags: UInt32 = 0
-    /// Descriptor: the `fflags` to report with EV_EOF (the socket error).
+    /// Descriptor: the `fflags` to report with EV_EOF (the socket error). Process: the events
+    /// recorded (NOTE_EXIT), only those the knote asked for when they happened.
     var eventFFlags: UInt32 = 0
     /// Saved data: a timer's period or deadline as given, a user event's data, a descriptor's
     /// low-water mark.

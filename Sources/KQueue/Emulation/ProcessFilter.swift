@@ -6,10 +6,15 @@ import SystemPackage
 ///
 /// Darwin profile: `ident` is the process id; EV_CLEAR is always set. When the process
 /// exits the event fires once with EV_EOF and EV_ONESHOT (the knote is deleted when it is
-/// returned) and `fflags` NOTE_EXIT if it was asked for; `data` is the wait(2) status
-/// (`exit(3)` gives `3 << 8`) when NOTE_EXITSTATUS was asked for, 0 otherwise. A child that
-/// exited before the registration (a zombie) fires at once. The process is never reaped:
-/// its status stays for waitpid(2). A process that does not exist (or was reaped) is ESRCH.
+/// returned) and `fflags` NOTE_EXIT; `data` is the wait(2) status (`exit(3)` gives `3 << 8`)
+/// when NOTE_EXITSTATUS was asked for, 0 otherwise. A child that exited before the
+/// registration (a zombie) fires at once. The process is never reaped: its status stays for
+/// waitpid(2). A process that does not exist (or was reaped) is ESRCH.
+///
+/// The knote records only what its `fflags` ask for, and fires only with something recorded
+/// (macOS's `filt_procevent`): an exit while the knote asks for no NOTE_EXIT (a change to
+/// `fflags` 0 replaces what it asks for, as `filt_proctouch` does) is no event, then or later;
+/// an exit recorded before such a change is still returned.
 ///
 /// Linux differences: only NOTE_EXIT and NOTE_EXITSTATUS are supported (any other bit is
 /// EINVAL); the status is available only for a child of this process (for another process
@@ -64,19 +69,21 @@ enum ProcessFilter: EmulatedFilter {
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
         let stored = queue.knotes[knote]
         guard stored.isActive else { return nil }
+        queue.knotes[knote].isActive = false
+        let recorded = KEvent.FilterFlags(rawValue: stored.eventFFlags)
+        guard !recorded.isEmpty else { return nil }
         let requested = KEvent.FilterFlags(rawValue: stored.sfflags)
         var data = 0
-        if requested.contains(.exitStatus), requested.contains(.exit), stored.source >= 0 {
+        if requested.contains(.exitStatus), recorded.contains(.exit), stored.source >= 0 {
             // 0 when the status is not available: not a child, reaped already, or a kernel
             // without waitid(P_PIDFD) (before 5.4: EINVAL).
             data = Int((try? PidFD.exitStatus(stored.source)) ?? nil ?? 0)
         }
-        queue.knotes[knote].isActive = false
         return KEvent(
             ident: stored.ident,
             filter: .proc,
             flags: stored.flags,
-            fflags: requested.intersection(.exit),
+            fflags: recorded,
             data: data,
             udata: stored.udata
         )
@@ -90,8 +97,12 @@ enum ProcessFilter: EmulatedFilter {
         exited(registration.knote, in: &queue)
     }
 
+    /// Records the exit if the knote asks for it (NOTE_EXIT), and only then activates it.
     private static func exited(_ knote: Int32, in queue: inout QueueState) {
         queue.knotes[knote].flags.formUnion([.eof, .oneshot])
+        let recorded = KEvent.FilterFlags(rawValue: queue.knotes[knote].sfflags).intersection(.exit)
+        guard !recorded.isEmpty else { return }
+        queue.knotes[knote].eventFFlags |= recorded.rawValue
         queue.knotes[knote].isActive = true
         queue.activate(knote)
     }

@@ -15,7 +15,7 @@ import SystemPackage
 // wake-up eventfd that cannot be written, a timerfd that cannot be armed), checks its result
 // with a precondition instead; and a probe whose answer is an errno (EEXIST for
 // Epoll.holdsRegistration) returns that answer as a value. EINTR is retried where a retry is
-// safe and the call does not wait; the waiting call (epoll_pwait2 / epoll_pwait) reports it.
+// safe and the call does not wait; the waiting call (ppoll / poll on the epoll descriptor) reports it.
 
 /// Runs `body` until it does not fail with EINTR; a failure (-1) throws `errno`.
 @inline(__always)
