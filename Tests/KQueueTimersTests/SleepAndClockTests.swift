@@ -61,26 +61,33 @@ struct SleepAndClockTests {
     @Test("Task.sleep(for: 20 ms, clock: KQueueClock()) never returns early")
     func taskSleepNotEarly() async throws {
         let clock = KQueueClock()
-        for _ in 0..<5 {
-            let start = schedulerMonotonicNow()
-            try await Task.sleep(for: .milliseconds(20), clock: clock)
-            let elapsed = schedulerMonotonicNow() - start
-            #expect(elapsed >= 20_000_000, "woke \(20_000_000 - elapsed) ns early")
-            #expect(elapsed < 20_000_000 + Self.lateness)
-        }
+        // On the loop, so that waking does not wait for a thread of the cooperative pool, which
+        // other tests may hold for a long time on a loaded machine.
+        try await Task(executorPreference: clock.loop) {
+            for _ in 0..<5 {
+                let start = schedulerMonotonicNow()
+                try await Task.sleep(for: .milliseconds(20), clock: clock)
+                let elapsed = schedulerMonotonicNow() - start
+                #expect(elapsed >= 20_000_000, "woke \(20_000_000 - elapsed) ns early")
+                #expect(elapsed < 20_000_000 + Self.lateness)
+            }
+        }.value
     }
 
     @Test("KQueueClock().sleep(until:) returns at or after the deadline; a past deadline returns promptly")
     func clockSleepUntil() async throws {
         let clock = KQueueClock()
-        let deadline = clock.now.advanced(by: .milliseconds(15))
-        try await clock.sleep(until: deadline)
-        #expect(clock.now >= deadline)
-        #expect(clock.now.nanoseconds - deadline.nanoseconds < Self.lateness)
+        // On the loop: see taskSleepNotEarly.
+        try await Task(executorPreference: clock.loop) {
+            let deadline = clock.now.advanced(by: .milliseconds(15))
+            try await clock.sleep(until: deadline)
+            #expect(clock.now >= deadline)
+            #expect(clock.now.nanoseconds - deadline.nanoseconds < Self.lateness)
 
-        let start = clock.now
-        try await clock.sleep(until: start.advanced(by: .seconds(-1)))
-        #expect(clock.now.nanoseconds - start.nanoseconds < Self.lateness)
+            let start = clock.now
+            try await clock.sleep(until: start.advanced(by: .seconds(-1)))
+            #expect(clock.now.nanoseconds - start.nanoseconds < Self.lateness)
+        }.value
     }
 
     @Test("KQueueLoop.sleep(for:) and sleep(until:) resume at or after the deadline")
@@ -184,7 +191,9 @@ struct SleepAndClockTests {
         let period: Int64 = 10_000_000
         let start = scheduler.now
         let log = SchedulerLog<(deadline: Int64, missed: Int, now: Int64)>()
-        let consumer = Task {
+        // On the loop, so that each tick's wake-up does not wait for a thread of the cooperative
+        // pool, which other tests may hold for a long time on a loaded machine.
+        let consumer = Task(executorPreference: scheduler) {
             for await tick in scheduler.ticks(every: .milliseconds(10), startingAt: start) {
                 log.append((tick.deadline.nanoseconds, tick.missed, KQueueClock().now.nanoseconds))
             }
