@@ -162,7 +162,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     ///
     /// - Returns: false if the loop no longer takes jobs.
     @inline(__always)
-    func submit(_ job: LoopJob) -> Bool {
+    func submit(_ job: consuming LoopJob) -> Bool {
         if isCurrent {
             state.pointee.ready.append(job)
             return true
@@ -238,24 +238,25 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             }
         }
 
+        // Messages and jobs move out of their lists (see `drain`), never copied: a job's
+        // closure was made on another thread, and every copy would retain and release it on a
+        // cache line that thread wrote.
+
         func takeMessages() {
             core.inbox.take(into: &incoming)
-            for message in incoming { state.pointee.handle(message) }
-            incoming.removeAll(keepingCapacity: true)
+            drain(&incoming, placeholder: .job(.closure(noJob))) { state.pointee.handle($0) }
         }
 
         /// Runs the jobs ready at the start; jobs they submit run in the next turn.
         func runJobs() {
-            let state = self.state
             swap(&running, &state.pointee.ready)
-            for job in running {
+            drain(&running, placeholder: .closure(noJob)) { job in
                 switch job {
                 case .closure(let body): body()
                 case .task(let job): job.runSynchronously(on: taskExecutor)
                 case .actor(let job): job.runSynchronously(on: serialExecutor)
                 }
             }
-            running.removeAll(keepingCapacity: true)
         }
 
         func runTimers() {
@@ -354,8 +355,8 @@ struct LoopState: ~Copyable {
     }
 
     /// Carries out a message from another thread.
-    mutating func handle(_ message: LoopMessage) {
-        switch message {
+    mutating func handle(_ message: consuming LoopMessage) {
+        switch consume message {
         case .job(let job):
             ready.append(job)
         case .schedule(let timer):
@@ -382,4 +383,23 @@ struct LoopState: ~Copyable {
             timers.remove(timer)
         }
     }
+}
+
+/// A job that does nothing and captures nothing: what `drain` leaves behind.
+private let noJob: @Sendable () -> Void = {}
+
+/// Moves the elements out of `list` into `body`, in order, leaving `placeholder` in each place
+/// (a value with nothing to release), then empties the list and keeps its storage. No element is
+/// copied, so none is retained or released on the way.
+@inline(__always)
+private func drain<Element>(_ list: inout [Element], placeholder: Element, _ body: (consuming Element) -> Void) {
+    list.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        for index in 0..<buffer.count {
+            let element = (base + index).move()
+            (base + index).initialize(to: placeholder)
+            body(element)
+        }
+    }
+    list.removeAll(keepingCapacity: true)
 }

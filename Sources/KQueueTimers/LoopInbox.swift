@@ -32,10 +32,12 @@ final class LoopInbox: Sendable {
     /// Any thread: appends a message and wakes the loop if it sleeps.
     ///
     /// - Returns: false if the loop has stopped taking messages (the message is dropped).
-    func send(_ message: LoopMessage) -> Bool {
+    func send(_ message: consuming LoopMessage) -> Bool {
+        // Moved in, not copied: a copy would retain the job's closure once more.
+        var message = Optional(message)
         let accepted = state.withLock { state -> Bool in
             guard !state.isClosed else { return false }
-            state.messages.append(message)
+            state.messages.append(message.take()!)
             return true
         }
         if accepted && isSleeping.exchange(false, ordering: .sequentiallyConsistent) {
