@@ -84,8 +84,4 @@ final class LoopInbox: Sendable {
             return state.messages
         }
     }
-
-    var isClosed: Bool {
-        state.withLock { $0.isClosed }
-    }
 }
