@@ -96,7 +96,9 @@ extension KQueueLoop: TimerScheduling {
         }
     }
 
-    private func toleranceClass(_ tolerance: Duration?) -> UInt8 {
+    /// The tolerance class of a timer: its own tolerance rounded down to a class (never more
+    /// than it allows), or the loop's default.
+    func toleranceClass(_ tolerance: Duration?) -> UInt8 {
         guard let tolerance else { return core.defaultToleranceClass }
         return ToleranceClasses.of(tolerance.nanosecondsSaturating)
     }

@@ -24,7 +24,7 @@ extension KQueueLoop: SchedulingExecutor {
         tolerance: C.Duration?,
         clock: C
     ) {
-        enqueue(UnownedJob(job), afterNanoseconds: Self.nanoseconds(delay), tolerance: tolerance.map(Self.nanoseconds))
+        enqueue(UnownedJob(job), afterNanoseconds: Self.nanoseconds(delay), tolerance: tolerance.flatMap { $0 as? Duration })
     }
 
     /// Runs `job` on the loop once `clock` reaches `instant`, or up to `tolerance` later.
@@ -37,15 +37,15 @@ extension KQueueLoop: SchedulingExecutor {
         clock: C
     ) {
         let delay = clock.now.duration(to: instant)
-        enqueue(UnownedJob(job), afterNanoseconds: Self.nanoseconds(delay), tolerance: tolerance.map(Self.nanoseconds))
+        enqueue(UnownedJob(job), afterNanoseconds: Self.nanoseconds(delay), tolerance: tolerance.flatMap { $0 as? Duration })
     }
 
-    private func enqueue(_ job: UnownedJob, afterNanoseconds delay: Int64, tolerance: Int64?) {
+    /// A tolerance of a clock whose durations are not `Swift.Duration` counts as none given.
+    private func enqueue(_ job: UnownedJob, afterNanoseconds delay: Int64, tolerance: Duration?) {
         let deadline = now.advanced(by: .nanoseconds(max(delay, 0))).nanoseconds
-        let toleranceClass = tolerance.map(ToleranceClasses.of) ?? core.defaultToleranceClass
         // On a loop that has stopped the timer is abandoned at once, and the job goes to the
         // global executor (see TimerWork.abandon).
-        _ = core.schedule(at: deadline, toleranceClass: toleranceClass, .job(job, core))
+        _ = core.schedule(at: deadline, toleranceClass: toleranceClass(tolerance), .job(job, core))
     }
 
     /// A clock's duration in nanoseconds, rounded up; a clock whose durations are not

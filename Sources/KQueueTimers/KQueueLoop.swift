@@ -64,7 +64,7 @@ public final class KQueueLoop: @unchecked Sendable {
         }
         core = LoopCore(
             queue: queue,
-            defaultToleranceClass: ToleranceClasses.of(tolerance.nanosecondsRoundedUp),
+            defaultToleranceClass: ToleranceClasses.of(tolerance.nanosecondsSaturating),
             spin: max(spin.nanosecondsRoundedUp, 0)
         )
         core.loop = self
