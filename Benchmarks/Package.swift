@@ -44,6 +44,7 @@ var workloadDependencies: [Target.Dependency] = [
     .product(name: "NIOPosix", package: "swift-nio"),
     .product(name: "Histogram", package: "hdrhistogram-swift"),
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    "CBenchmarkShims",
 ]
 var workloadSettings = upcoming
 // Why the runner has no `libev`, for its message (see Implementations.skipped).
@@ -53,7 +54,14 @@ var packageDependencies: [Package.Dependency] = [
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
 ]
-var targets: [Target] = []
+var targets: [Target] = [
+    // epoll and CPU affinity for the echo workload's load generator and its pinning (Linux only).
+    .target(
+        name: "CBenchmarkShims",
+        path: "Sources/CBenchmarkShims",
+        cSettings: [.define("_GNU_SOURCE")]
+    )
+]
 if withLibev {
     workloadDependencies.append("CLibev")
     // libev, from Debian's libev-dev (`apt-get install libev-dev`); a peer only, never used by the project.

@@ -23,7 +23,7 @@ enum KEventWorkload {
         let n = parameters.count(.kevent)
         var random = SeededRandom()
         let milliseconds = random.uniform(n, in: parameters.keventMilliseconds)
-        raiseDescriptorLimit()  // in case the emulation keeps a descriptor per timer
+        DescriptorLimit.raise()  // in case the emulation keeps a descriptor per timer
         var result = WorkloadResult(workload: .kevent, impl: type.name, n: n)
 
         let singleChange = try registerOneChangePerCall(milliseconds)
@@ -134,19 +134,6 @@ enum KEventWorkload {
             _ = try? queue.kevent(changes: deletions, events: &receipts, timeout: .zero)
         }
         return Double(elapsed) / Double(milliseconds.count)
-    }
-
-    private static func raiseDescriptorLimit() {
-        #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        var limit = rlimit()
-        if getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            setrlimit(resource, &limit)
-        }
     }
     #endif
 }
