@@ -42,17 +42,14 @@ enum ChildProcess {
     /// In the child: runs the pair named `workload:impl`, prints the result line and exits.
     static func run(_ pair: String, parameters: WorkloadParameters) -> Never {
         let parts = pair.split(separator: ":").map(String.init)
-        guard parts.count == 2, let workload = WorkloadName(rawValue: parts[0]),
-            let implementation = Implementations.named(parts[1])
-        else {
-            FileHandle.standardError.write(Data("workloads: bad --child '\(pair)'\n".utf8))
-            exit(2)
-        }
+        guard parts.count == 2, let workload = WorkloadName(rawValue: parts[0]) else { badPair(pair) }
         var result: WorkloadResult
         do {
-            result = try WorkloadRun.run(workload, implementation, parameters: parameters)
+            guard let found = try WorkloadRun.run(workload, implementationNamed: parts[1], parameters: parameters)
+            else { badPair(pair) }
+            result = found
         } catch {
-            result = WorkloadResult(workload: workload, impl: implementation.name, n: parameters.count(workload))
+            result = WorkloadResult(workload: workload, impl: parts[1], n: parameters.count(workload))
             result.errors.append("failed: \(error)")
         }
         let encoder = JSONEncoder()
@@ -62,7 +59,14 @@ enum ChildProcess {
         exit(0)
     }
 
-    private static func executablePath() -> String {
+    private static func badPair(_ pair: String) -> Never {
+        FileHandle.standardError.write(Data("workloads: bad --child '\(pair)'\n".utf8))
+        exit(2)
+    }
+
+    /// This executable, for starting it again: as a child, and as the echo workload's NIO server
+    /// and load generator.
+    static func executablePath() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         if length > 0 {

@@ -10,14 +10,20 @@ struct Runner {
 
     var workloads: [WorkloadName]
     var implementations: [any TimerImplementation.Type]
+    /// echo's implementations, which are servers rather than timer implementations.
+    var echoServers: [EchoServerImplementation]
     var parameters: WorkloadParameters
     var jsonOnly: Bool
 
     func run() -> Report {
         var report = Report()
         for workload in workloads {
-            for implementation in implementations where implementation.workloads.contains(workload) {
-                let result = ChildProcess.launch(workload, implementation.name, parameters: parameters)
+            let names =
+                workload == .echo
+                ? echoServers.map(\.name)
+                : implementations.filter { $0.workloads.contains(workload) }.map { $0.name }
+            for name in names {
+                let result = ChildProcess.launch(workload, name, parameters: parameters)
                 print(JSONLine.format(result))
                 for error in result.errors {
                     let line = "ERROR \(workload.rawValue)/\(result.impl): \(error)"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ import Darwin
 struct WorkloadsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workloads",
-        abstract: "Timer workloads of Benchmarks/README.md, the project against its peers.",
+        abstract: "The workloads of Benchmarks/README.md, the project against its peers.",
         discussion: WorkloadName.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "\n")
     )
 
@@ -40,7 +41,39 @@ struct WorkloadsCommand: ParsableCommand {
     @Option(name: .customLong("child"), help: .hidden)
     var child: String?
 
+    @Option(
+        name: .customLong("echo-server"),
+        help: "Run SwiftNIO's echo server of the echo workload (nio or nio-mt) until SIGINT or SIGTERM."
+    )
+    var echoServer: String?
+
+    @Flag(name: .customLong("echo-client"), help: "Run the echo workload's load generator against --port.")
+    var echoClient = false
+
+    @Option(help: "echo: the port on 127.0.0.1 to listen on (--echo-server; 0: any) or to connect to (--echo-client).")
+    var port: Int?
+
+    @Option(help: "--echo-client: connections to open.")
+    var connections = 1_000
+
+    @Option(name: .customLong("round-trips"), help: "--echo-client: round trips per connection, one at a time.")
+    var roundTrips = 100
+
+    @Option(help: "--echo-client: bytes per message.")
+    var size = 64
+
     func validate() throws {
+        if let echoServer, echoServer != EchoServerImplementation.nio.name, echoServer != EchoServerImplementation.nioPerCore.name {
+            throw ValidationError("--echo-server runs nio or nio-mt; the project's servers are `kqtimer echo-server`")
+        }
+        if echoServer != nil || echoClient {
+            guard let port, (echoServer != nil ? 0 : 1)...65_535 ~= port else {
+                throw ValidationError(echoClient ? "--echo-client needs --port 1...65535" : "--port must be 0...65535")
+            }
+            if connections <= 0 || roundTrips <= 0 || size <= 0 {
+                throw ValidationError("--connections, --round-trips and --size must be positive")
+            }
+        }
         _ = try selectedWorkloads()
         _ = try selectedImplementations()
         if let count, count <= 0 { throw ValidationError("--n must be positive") }
@@ -51,6 +84,22 @@ struct WorkloadsCommand: ParsableCommand {
         if let child {
             ChildProcess.run(child, parameters: parameters)
         }
+        if let echoServer {
+            try NIOEchoServer.run(threads: echoServer == EchoServerImplementation.nio.name ? 1 : System.coreCount, port: port ?? 0)
+        }
+        if echoClient {
+            #if os(Linux)
+            let configuration = EchoLoadGenerator.Configuration(
+                port: UInt16(port ?? 0),
+                connections: connections,
+                roundTrips: roundTrips,
+                size: size
+            )
+            try EchoLoadGenerator(configuration).run()
+            #else
+            throw ValidationError("--echo-client waits in epoll: Linux only")
+            #endif
+        }
         if implementationArguments.isEmpty {
             for skipped in Implementations.skipped {
                 printToStandardError("note: \(skipped.name) skipped: \(skipped.reason)")
@@ -59,6 +108,7 @@ struct WorkloadsCommand: ParsableCommand {
         let report = Runner(
             workloads: try selectedWorkloads(),
             implementations: try selectedImplementations(),
+            echoServers: try selectedEchoServers(),
             parameters: parameters,
             jsonOnly: jsonOnly
         ).run()
@@ -83,15 +133,21 @@ struct WorkloadsCommand: ParsableCommand {
     private func selectedImplementations() throws -> [any TimerImplementation.Type] {
         let names = Self.split(implementationArguments)
         if names.isEmpty { return Implementations.all }
-        for name in names where Implementations.named(name) == nil {
+        let echoNames = EchoServerImplementation.allCases.map(\.name)
+        for name in names where Implementations.named(name) == nil && !echoNames.contains(name) {
             if let skipped = Implementations.skipped.first(where: { $0.name == name }) {
                 throw ValidationError("'\(name)' is not in this build: \(skipped.reason)")
             }
-            throw ValidationError(
-                "unknown implementation '\(name)'; known: \(Implementations.all.map { $0.name }.joined(separator: ", "))"
-            )
+            let known = Implementations.all.map { $0.name } + echoNames.filter { Implementations.named($0) == nil }
+            throw ValidationError("unknown implementation '\(name)'; known: \(known.joined(separator: ", "))")
         }
         return Implementations.all.filter { names.contains($0.name) }
+    }
+
+    /// echo's servers among `--impl` (all without it).
+    private func selectedEchoServers() throws -> [EchoServerImplementation] {
+        let names = Self.split(implementationArguments)
+        return EchoServerImplementation.allCases.filter { names.isEmpty || names.contains($0.name) }
     }
 
     private static func split(_ arguments: [String]) -> [String] {

@@ -1,6 +1,6 @@
 /// The workloads of shared/BENCHMARKS.md, in the order they run and print.
 enum WorkloadName: String, CaseIterable, Codable, Sendable {
-    case churn, fire, precision, fleet, idle, kevent, hop, sleepers
+    case churn, fire, precision, fleet, idle, kevent, hop, sleepers, echo
 
     /// The figures of the workload, in the order of the JSON line and the table (BENCHMARKS.md).
     var keys: [String] {
@@ -16,6 +16,11 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
             [
                 "cpu_ns_per_sleep", "lateness_us_p50", "lateness_us_p99", "bytes_per_sleeper",
                 "bytes_per_sleeper_after_cancel", "early",
+            ]
+        case .echo:
+            [
+                "round_trips_per_s", "latency_us_p50", "latency_us_p99", "server_cpu_ms_per_1k",
+                "server_bytes_per_connection", "errors",
             ]
         }
     }
@@ -35,6 +40,7 @@ enum WorkloadName: String, CaseIterable, Codable, Sendable {
         case .kevent: "100,000 one-shot EVFILT_TIMER registrations in one kqueue, polled until all returned"
         case .hop: "1M closures submitted from one foreign thread to a serial executor, each bumping a counter"
         case .sleepers: "100,000 tasks sleeping 10-1000 ms, every second one cancelled after 50 ms"
+        case .echo: "1,000 TCP connections × 100 echoed round trips of 64 B, one at a time each, from another process"
         }
     }
 }

@@ -8,7 +8,7 @@ struct WorkloadParameters: Sendable {
     private static let s = Int64.nanosecondsPerSecond
 
     /// The `n` of a workload: timers (churn, fire, fleet, kevent), periods (precision), 1 (idle),
-    /// jobs (hop), tasks (sleepers).
+    /// jobs (hop), tasks (sleepers), connections (echo).
     func count(_ workload: WorkloadName) -> Int {
         if workload == .idle { return 1 }
         if let countOverride { return countOverride }
@@ -20,6 +20,7 @@ struct WorkloadParameters: Sendable {
         case .kevent: return quick ? 10_000 : 100_000
         case .hop: return quick ? 100_000 : 1_000_000
         case .sleepers: return quick ? 10_000 : 100_000
+        case .echo: return quick ? 200 : 1_000
         }
     }
 
@@ -53,6 +54,10 @@ struct WorkloadParameters: Sendable {
     let sleepersSettle: Int64 = 20 * ms
     /// sleepers: how long to wait past the last deadline before the tasks not ended count as lost.
     var sleepersGrace: Int64 { quick ? 10 * Self.s : 30 * Self.s }
+
+    /// echo: round trips per connection, one at a time, and the size of each message.
+    var echoRoundTrips: Int { quick ? 20 : 100 }
+    let echoSize = 64
 
     /// Command-line arguments that recreate these parameters in a child process.
     var arguments: [String] {
