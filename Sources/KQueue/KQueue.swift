@@ -88,7 +88,12 @@ public final class KQueue: Sendable {
     }
 
     /// A timeout in nanoseconds, rounded up, validated as macOS does.
+    ///
+    /// A zero timeout (a poll, and every call that only applies changes) skips
+    /// `Duration.components`, whose 128-bit division costs more than the rest of the
+    /// conversion.
     static func nanoseconds(_ timeout: Duration) throws(Errno) -> Int64 {
+        if timeout == .zero { return 0 }
         let (seconds, attoseconds) = timeout.components
         guard seconds >= 0, attoseconds >= 0, seconds <= Int64(Int32.max) else { throw .invalidArgument }
         let fraction = (attoseconds + 999_999_999) / 1_000_000_000

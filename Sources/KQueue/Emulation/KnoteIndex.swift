@@ -36,12 +36,17 @@ struct KnoteIndex {
     /// Adds a key that is not in the table.
     mutating func insert(ident: UInt, filter: Int16, knote: Int32) {
         if (count + 1) * 4 > cells.count * 3 { grow() }
-        var position = home(ident: ident, filter: filter)
+        place(Cell(ident: ident, filter: filter, knote: knote))
+        count += 1
+    }
+
+    /// Stores a cell in the first free position of its probe run; the table has room.
+    private mutating func place(_ cell: Cell) {
+        var position = home(ident: cell.ident, filter: cell.filter)
         while cells[position].knote >= 0 {
             position = (position &+ 1) & mask
         }
-        cells[position] = Cell(ident: ident, filter: filter, knote: knote)
-        count += 1
+        cells[position] = cell
     }
 
     mutating func remove(ident: UInt, filter: Int16) {
@@ -77,9 +82,9 @@ struct KnoteIndex {
         let old = cells
         cells = [Cell](repeating: .empty, count: old.count * 2)
         mask = cells.count - 1
-        count = 0
+        // The count stays: every key moves, none is added, and the doubled table has room.
         for cell in old where cell.knote >= 0 {
-            insert(ident: cell.ident, filter: cell.filter, knote: cell.knote)
+            place(cell)
         }
     }
 }
