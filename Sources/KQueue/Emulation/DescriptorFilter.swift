@@ -9,11 +9,26 @@ import SystemPackage
 
 /// EVFILT_READ and EVFILT_WRITE: the descriptor itself in the queue's epoll set.
 ///
-/// The read and write knotes of one descriptor share one ``DescriptorRegistration``: one
-/// edge-triggered epoll registration whose mask is the union of theirs. An epoll event says
-/// only that the descriptor changed; the filter then looks at the descriptor (the event's
-/// mask, FIONREAD, SIOCOUTQ, F_GETPIPE_SZ, SO_ERROR, TCP_INFO) to decide whether the
-/// condition holds and what `data` is. A knote is evaluated again before it is returned
+/// The read and write knotes of one descriptor share one ``DescriptorRegistration``, and each
+/// direction has an edge-triggered epoll registration of its own: the read one in the queue's
+/// epoll set, the write one in a second set nested in it (``QueueState/writeEpoll``). An
+/// epoll event says only that the direction changed; the filter then looks at the descriptor
+/// (the event's mask, FIONREAD, SIOCOUTQ, F_GETPIPE_SZ, SO_ERROR, TCP_INFO) to decide whether
+/// the condition holds and what `data` is.
+///
+/// Why a registration per direction: epoll reports an edge with the descriptor's whole
+/// readiness, so with one registration for both, bytes arriving would also re-fire an EV_CLEAR
+/// write knote whose condition did not change (and space freed an EV_CLEAR read knote). On the
+/// BSDs a socket's receive and send buffers have knote lists of their own. The kernel's
+/// wake-ups carry what changed (EPOLLIN for bytes arriving, EPOLLOUT for space freed), and epoll
+/// passes a wake-up only to the registrations that ask for it, so a registration per direction
+/// sees only its own edges. epoll keys a registration by (open file, descriptor number), so one
+/// set holds one per descriptor: the second lives in a second set, since a second number (a
+/// dup) would keep the file open after the user closes it (see ``namesRegisteredFile(_:_:in:)``).
+/// Comparing what a knote last reported with what the descriptor says now would not do: a
+/// count that goes back to the same value (everything read, as many bytes arrived) is a change
+/// it cannot see, and the knote would never fire again. Wake-ups that carry nothing (a peer
+/// shutting down, a reset) reach both directions; each knote is then evaluated, as before. A knote is evaluated again before it is returned
 /// unless it was evaluated in the same pass, so a level-triggered knote whose condition has
 /// gone is dropped silently.
 ///
@@ -83,7 +98,7 @@ enum DescriptorFilter: EmulatedFilter {
         guard registration.isPolled else {
             return (try? Descriptor.identity(fd))?.identity == registration.identity
         }
-        return Epoll.holdsRegistration(queue.epoll, fd)
+        return Epoll.holdsRegistration(registration.readEvents != 0 ? queue.epoll : queue.writeEpoll, fd)
     }
 
     static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
@@ -111,22 +126,11 @@ enum DescriptorFilter: EmulatedFilter {
         if current.type == UInt32(Glibc.S_IFREG) || current.type == UInt32(Glibc.S_IFDIR) {
             registration.isPolled = false
         } else {
-            let events = registration.wantedEvents
-            let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-            do throws(Errno) {
-                do throws(Errno) {
-                    try Epoll.add(queue.epoll, fd, events: events, token: token)
-                } catch .fileExists {
-                    // Left in the set by an earlier registration of the same open file.
-                    try Epoll.modify(queue.epoll, fd, events: events, token: token)
-                }
-                registration.events = events
-            } catch .notPermitted {
-                registration.isPolled = false  // a file epoll cannot watch: always ready
-            } catch .tooManySymbolicLinkLevels {
-                return .invalidArgument  // watching would close a loop of queues
-            } catch {
-                return error
+            switch register(fd, &registration, in: &queue) {
+            case nil: break
+            case .notPermitted?: registration.isPolled = false  // a file epoll cannot watch: always ready
+            case .tooManySymbolicLinkLevels?: return .invalidArgument  // watching would close a loop of queues
+            case let error?: return error
             }
         }
         queue.descriptors[fd] = registration
@@ -173,20 +177,40 @@ enum DescriptorFilter: EmulatedFilter {
         )
     }
 
-    /// Handles an epoll event of a descriptor registration: evaluates its enabled knotes and
-    /// queues those whose condition holds.
+    /// Handles an epoll event of the queue's epoll set: a read registration's edge, or the
+    /// write set having edges to harvest.
     static func ready(_ token: EpollToken, events: UInt32, in queue: inout QueueState) {
+        guard token.descriptor == queue.writeEpoll else {
+            ready(token, .read, events: events, in: &queue)
+            return
+        }
+        let writes = queue.writeEpoll
+        withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: 64) { buffer in
+            while case let count = Epoll.ready(writes, into: buffer), count > 0 {
+                for event in buffer[..<count] {
+                    let token = EpollToken(rawValue: event.data.u64)
+                    // A probe of ``namesRegisteredFile(_:_:in:)`` reads as the queue's own.
+                    if token.kind == .descriptor { ready(token, .write, events: event.events, in: &queue) }
+                }
+                if count < buffer.count { break }
+            }
+        }
+    }
+
+    /// Handles an edge of one direction's registration: evaluates its knote and queues it if
+    /// its condition holds.
+    private static func ready(_ token: EpollToken, _ filter: KEvent.Filter, events: UInt32, in queue: inout QueueState) {
         let fd = token.descriptor
         guard let registration = queue.descriptors[fd], registration.generation == token.generation else {
             return  // an event of a registration that no longer exists
         }
-        guard evaluate(fd, only: nil, readiness: events, in: &queue) else {
+        let knote = registration[filter]
+        guard knote >= 0 else { return }  // a wake-up of a direction no knote watches now
+        guard evaluate(fd, only: knote, readiness: events, in: &queue) else {
             forget(fd, in: &queue)
             return
         }
-        for knote in [registration.read, registration.write] where knote >= 0 && queue.knotes[knote].isActive {
-            queue.activate(knote)
-        }
+        if queue.knotes[knote].isActive { queue.activate(knote) }
     }
 
     // MARK: Evaluation
@@ -314,21 +338,74 @@ enum DescriptorFilter: EmulatedFilter {
 
     // MARK: Registrations
 
-    /// Brings the epoll registration in line with its knotes.
+    /// Brings the epoll registrations of both directions in line with the knotes: each
+    /// direction with a knote has one (the read one in the queue's set, the write one in the
+    /// write set, created for the first), and a direction without one has none.
+    ///
+    /// - Returns: the error of the first registration that failed.
     private static func register(_ fd: CInt, _ registration: inout DescriptorRegistration, in queue: inout QueueState)
         -> Errno?
     {
         guard registration.isPolled else { return nil }
-        let events = registration.wantedEvents
-        guard events != registration.events else { return nil }
         let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
+        let read = registration.wantedReadEvents
+        if read != registration.readEvents {
+            if let error = update(queue.epoll, fd, from: registration.readEvents, to: read, token: token) { return error }
+            registration.readEvents = read
+        }
+        let write = registration.wantedWriteEvents
+        if write != registration.writeEvents {
+            if queue.writeEpoll < 0, let error = makeWriteSet(in: &queue) { return error }
+            if let error = update(queue.writeEpoll, fd, from: registration.writeEvents, to: write, token: token) {
+                return error
+            }
+            registration.writeEvents = write
+        }
+        return nil
+    }
+
+    /// Adds, changes or removes one direction's registration in `epoll`.
+    private static func update(_ epoll: CInt, _ fd: CInt, from current: UInt32, to wanted: UInt32, token: EpollToken)
+        -> Errno?
+    {
         do throws(Errno) {
-            try Epoll.modify(queue.epoll, fd, events: events, token: token)
+            if wanted == 0 {
+                Epoll.removeIfPresent(epoll, fd)
+            } else if current == 0 {
+                do throws(Errno) {
+                    try Epoll.add(epoll, fd, events: wanted, token: token)
+                } catch .fileExists {
+                    // Left in the set by an earlier registration of the same open file.
+                    try Epoll.modify(epoll, fd, events: wanted, token: token)
+                }
+            } else {
+                try Epoll.modify(epoll, fd, events: wanted, token: token)
+            }
+            return nil
         } catch {
             return error
         }
-        registration.events = events
-        return nil
+    }
+
+    /// Creates the write set and nests it, level-triggered, in the queue's epoll set, where it
+    /// is readable while it holds an edge: ``ready(_:events:in:)`` harvests it under the lock,
+    /// like every other epoll event.
+    private static func makeWriteSet(in queue: inout QueueState) -> Errno? {
+        do throws(Errno) {
+            let writes = try Epoll.create()
+            queue.adopt(writes)
+            do throws(Errno) {
+                let token = EpollToken(kind: .descriptor, descriptor: writes, generation: 0)
+                try Epoll.add(queue.epoll, writes, events: UInt32(ckq_EPOLLIN), token: token)
+            } catch {
+                closeDescriptor(writes)
+                throw error
+            }
+            queue.writeEpoll = writes
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Takes a knote out of its registration; the last one out removes the registration.
@@ -341,7 +418,10 @@ enum DescriptorFilter: EmulatedFilter {
         }
         registration[queue.knotes[knote].filter] = -1
         if registration.isEmpty {
-            if registration.isPolled && !isGone { Epoll.removeIfPresent(queue.epoll, fd) }
+            if registration.isPolled && !isGone {
+                if registration.readEvents != 0 { Epoll.removeIfPresent(queue.epoll, fd) }
+                if registration.writeEvents != 0 { Epoll.removeIfPresent(queue.writeEpoll, fd) }
+            }
             queue.descriptors[fd] = nil
         } else {
             if !isGone { _ = register(fd, &registration, in: &queue) }

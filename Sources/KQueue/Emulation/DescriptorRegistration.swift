@@ -6,8 +6,9 @@ internal import CKQueueShims
 @preconcurrency import Musl
 #endif
 
-/// One descriptor watched by a queue: the EVFILT_READ and EVFILT_WRITE knotes of that
-/// descriptor number share one epoll registration, whose event mask is the union of theirs.
+/// One descriptor watched by a queue: its EVFILT_READ and EVFILT_WRITE knotes, each direction
+/// with an epoll registration of its own (the read one in the queue's epoll set, the write one
+/// in the set nested in it, ``QueueState/writeEpoll``; see ``DescriptorFilter``).
 struct DescriptorRegistration {
     /// The device and inode of the file the descriptor named when the registration was made.
     /// They tell a regular file or directory from another file; a descriptor in the epoll set
@@ -21,8 +22,10 @@ struct DescriptorRegistration {
     /// Whether the descriptor is in the epoll set. Regular files and directories are not
     /// (epoll refuses them): they are always ready, in software.
     var isPolled = true
-    /// The epoll events the registration asks for.
-    var events: UInt32 = 0
+    /// The epoll events of the read direction's registration in the queue's epoll set, 0 for none.
+    var readEvents: UInt32 = 0
+    /// The epoll events of the write direction's registration in the queue's write set, 0 for none.
+    var writeEvents: UInt32 = 0
     /// The EVFILT_READ knote, or -1.
     var read: Int32 = -1
     /// The EVFILT_WRITE knote, or -1.
@@ -40,14 +43,20 @@ struct DescriptorRegistration {
         }
     }
 
-    /// The epoll events the knotes need: edge-triggered, so that each change of readiness is
-    /// reported once and the filter decides, by looking at the descriptor, whether the
+    /// The epoll events the read knote needs (0 without one): edge-triggered, so that each
+    /// change is reported once and the filter decides, by looking at the descriptor, whether the
     /// condition holds.
-    var wantedEvents: UInt32 {
-        var events = ckq_EPOLLET
-        if read >= 0 { events |= UInt32(ckq_EPOLLIN | ckq_EPOLLRDHUP) }
-        if write >= 0 { events |= UInt32(ckq_EPOLLOUT) }
-        return events
+    var wantedReadEvents: UInt32 {
+        read >= 0 ? ckq_EPOLLET | UInt32(ckq_EPOLLIN | ckq_EPOLLRDHUP) : 0
     }
+
+    /// The epoll events the write knote needs (0 without one), edge-triggered.
+    var wantedWriteEvents: UInt32 {
+        write >= 0 ? ckq_EPOLLET | UInt32(ckq_EPOLLOUT) : 0
+    }
+
+    /// Whether the descriptor has a registration in either set (the one that tells whether the
+    /// number still names the registered file).
+    var isRegistered: Bool { readEvents != 0 || writeEvents != 0 }
 }
 #endif

@@ -14,6 +14,9 @@ struct QueueState {
     var timers = DeadlineHeap()
     /// EVFILT_READ / EVFILT_WRITE: the watched descriptors, by number.
     var descriptors: [CInt: DescriptorRegistration] = [:]
+    /// EVFILT_WRITE: the epoll set of the write registrations, nested in `epoll`; -1 until the
+    /// first write knote of a descriptor in the epoll set (see ``DescriptorFilter``).
+    var writeEpoll: CInt = -1
     /// EVFILT_SIGNAL: the knote of each watched signal.
     var signals: [CInt: Int32] = [:]
     /// EVFILT_SIGNAL: the signalfd, -1 until the first signal is watched.
@@ -41,11 +44,11 @@ struct QueueState {
     }
 
     /// Whether `fd` is one of the descriptors the queue keeps in its epoll set: the wake-up
-    /// eventfd, the timerfd, the signalfd or a pidfd. A user's change never reaches them (see
+    /// eventfd, the timerfd, the signalfd, the write set or a pidfd. A user's change never reaches them (see
     /// ``DescriptorFilter/validate(_:in:)``); the epoll descriptor itself is not listed, since
     /// watching a queue in itself is EINVAL, as the kernel reports it.
     func owns(_ fd: CInt) -> Bool {
-        fd == wakeup || fd == timer || fd == signalDescriptor || processes[fd] != nil
+        fd == wakeup || fd == timer || fd == signalDescriptor || fd == writeEpoll || processes[fd] != nil
     }
 
     /// Takes a descriptor the queue has just opened (a signalfd, a pidfd) for its own. Its number
@@ -87,7 +90,7 @@ struct QueueState {
 
     /// The descriptors the queue owns besides its epoll, wake-up and timer descriptors.
     var ownedDescriptors: [CInt] {
-        (signalDescriptor >= 0 ? [signalDescriptor] : []) + Array(processes.keys)
+        (signalDescriptor >= 0 ? [signalDescriptor] : []) + (writeEpoll >= 0 ? [writeEpoll] : []) + Array(processes.keys)
     }
 
     /// The event of a knote that counts occurrences (timer expirations, signal deliveries):
