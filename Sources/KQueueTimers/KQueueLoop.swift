@@ -134,6 +134,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
     /// memory (a few words) stays with the immortal core; what the state holds (the wheel, the
     /// jobs) is freed when the thread ends.
     let state = UnsafeMutablePointer<LoopState>.allocate(capacity: 1)
+    /// The signals the loop's queue watches for ``SignalDeliveries`` sequences.
+    let signalWatches = Locked<[CInt: SignalWatch]>([:])
 
     init(queue: KQueue, defaultToleranceClass: UInt8, spin: Int64) {
         self.queue = queue
@@ -201,7 +203,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         var incoming: [LoopMessage] = []
         var running: [LoopJob] = []
         var firings: [Firing] = []
-        var events = [KEvent](repeating: KEvent(), count: 16)
+        /// What the kernel returns; always room for an EV_ERROR entry per change, and more.
+        var events = [KEvent](repeating: KEvent(), count: 256)
         /// Turns in a row that ended with jobs still ready: the kernel is polled every 64th.
         var busyTurns = 0
 
@@ -221,7 +224,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             if core.isStopRequested { return }
             if !state.pointee.ready.isEmpty {
                 busyTurns &+= 1
-                if busyTurns & 63 == 0 { wait(timeout: 0) }
+                // Changes for waiting tasks go to the kernel at once; events are polled every 64th.
+                if busyTurns & 63 == 0 || !state.pointee.events.changes.isEmpty { wait(timeout: 0) }
                 return
             }
             busyTurns = 0
@@ -232,6 +236,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             let now = TimerClock.now()
             guard wake > now else { return }
             if core.spin > 0 && now.distanceSaturating(to: wake) <= core.spin {
+                if !state.pointee.events.changes.isEmpty { wait(timeout: 0) }
                 spin(until: wake)
             } else {
                 wait(timeout: now.distanceSaturating(to: wake) - core.spin)
@@ -273,17 +278,37 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             firings.removeAll(keepingCapacity: true)
         }
 
-        /// Sleeps in the kernel until an event, a wake-up or `timeout` nanoseconds (nil: no
-        /// limit); returns at once if messages arrived.
+        /// Gives the kernel the changes of waiting tasks, and sleeps until an event, a wake-up or
+        /// `timeout` nanoseconds (nil: no limit); returns at once if messages arrived. The events
+        /// resume the tasks waiting for them.
         func wait(timeout: Int64?) {
-            guard timeout == 0 || core.inbox.prepareToSleep() else { return }
+            let changes = state.pointee.events.changes.count
+            guard timeout == 0 || core.inbox.prepareToSleep() else {
+                if changes > 0 { wait(timeout: 0) }
+                return
+            }
             defer { core.inbox.awake() }
+            if events.count < changes + 64 {
+                events = [KEvent](repeating: KEvent(), count: changes + 256)
+            }
+            let count: Int
             do {
-                _ = try core.queue.kevent(changes: [], events: &events, timeout: timeout.map { .nanoseconds($0) })
+                count = try core.queue.kevent(
+                    changes: state.pointee.events.changes, events: &events, timeout: timeout.map { .nanoseconds($0) })
             } catch .interrupted {
+                // The changes were applied before the wait was interrupted.
+                state.pointee.events.changes.removeAll(keepingCapacity: true)
                 return
             } catch {
                 preconditionFailure("KQueueLoop: kevent failed: \(error)")
+            }
+            state.pointee.events.changes.removeAll(keepingCapacity: true)
+            for event in events[..<count] {
+                if LoopEvents.names(event.udata) {
+                    state.pointee.events.deliver(event)
+                } else if event.filter == .signal {
+                    SignalWatch.deliver(event)
+                }
             }
         }
 
@@ -300,6 +325,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             state.pointee.isStopping = true
             for message in core.inbox.close() { state.pointee.handle(message) }
             for work in state.pointee.timers.removeAll() { work.abandon() }
+            for waiter in state.pointee.events.removeAll() { waiter.fail(CancellationError()) }
+            core.finishSignals()
             while !state.pointee.ready.isEmpty {
                 runJobs()
             }
@@ -347,6 +374,8 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
 struct LoopState: ~Copyable {
     var timers: LoopTimers
     var ready: [LoopJob] = []
+    /// The kernel events tasks wait for, and the changes for the next `kevent` call.
+    var events = LoopEvents()
     /// The loop is stopping: timers scheduled now are abandoned at once.
     var isStopping = false
 
