@@ -104,15 +104,6 @@ func inotifyDescriptor(of queue: KQueue) -> CInt? {
 
 /// The number of watches of an inotify descriptor (the "inotify wd:" lines of its fdinfo).
 func inotifyWatches(_ fd: CInt) -> Int? {
-    guard let file = fopen("/proc/self/fdinfo/\(fd)", "r") else { return nil }
-    defer { fclose(file) }
-    var count = 0
-    var line: UnsafeMutablePointer<CChar>? = nil
-    var capacity = 0
-    defer { free(line) }
-    while getline(&line, &capacity, file) > 0 {
-        if let line, strncmp(line, "inotify wd:", 11) == 0 { count += 1 }
-    }
-    return count
+    fdinfoLines(fd, starting: "inotify wd:")
 }
 #endif

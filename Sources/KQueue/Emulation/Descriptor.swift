@@ -37,7 +37,6 @@ enum Descriptor {
         var modified: Int64
         var changed: Int64
 
-        var isRegularFile: Bool { type == UInt32(Glibc.S_IFREG) }
         var isDirectory: Bool { type == UInt32(Glibc.S_IFDIR) }
     }
 

@@ -6,13 +6,11 @@
 /// and the EVFILT_READ knote of a regular file, share it (the kernel returns the same watch
 /// descriptor for them).
 struct FileWatch {
-    /// The file's device and inode, as fstat(2) of the first knote's descriptor gave them.
-    var identity: Descriptor.Identity
-    var isDirectory: Bool
     /// The EVFILT_VNODE and EVFILT_READ knotes that watch the file, in the order they came.
     var knotes: [Int32]
-    /// The file as the watch last saw it: a change is measured against it (the size for
-    /// NOTE_EXTEND, the link count for NOTE_LINK and NOTE_DELETE).
+    /// The file as the watch last saw it, through a knote's descriptor: its identity (device
+    /// and inode), and what a change is measured against (the size for NOTE_EXTEND, the link
+    /// count for NOTE_LINK and NOTE_DELETE).
     var status: Descriptor.Status
 }
 

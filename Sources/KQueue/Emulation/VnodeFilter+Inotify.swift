@@ -37,19 +37,14 @@ extension VnodeFilter {
             if queue.files.watches[watch] == nil { Inotify.removeWatch(queue.files.descriptor, watch) }
             return .badFileDescriptor
         }
-        if queue.files.watches[watch]?.identity == before.identity {
+        if queue.files.watches[watch]?.status.identity == before.identity {
             queue.files.watches[watch]!.knotes.append(knote)
         } else {
             // A new watch. (A stale entry under the same number would be one the kernel dropped
             // and whose IN_IGNORED is not read yet; watch descriptors are handed out cyclically,
             // so that takes 2^31 watches in between.)
-            if let stale = queue.files.watches[watch] { orphan(watch, stale, in: &queue) }
-            queue.files.watches[watch] = FileWatch(
-                identity: before.identity,
-                isDirectory: before.isDirectory,
-                knotes: [knote],
-                status: before
-            )
+            orphan(watch, in: &queue)
+            queue.files.watches[watch] = FileWatch(knotes: [knote], status: before)
         }
         queue.knotes[knote].source = watch
         return nil
@@ -74,7 +69,7 @@ extension VnodeFilter {
     /// The events of one read are ORed per watch first (a burst of writes costs one fstat(2)
     /// per knote, not one per write). An event about an entry of a watched directory counts only
     /// when the entry came or went. IN_Q_OVERFLOW means inotify dropped events: then every
-    /// watch is looked at again (``changes(_:rescan:isDirectory:from:to:)``).
+    /// watch is looked at again (``changes(_:rescan:from:to:)``).
     static func ready(in queue: inout QueueState) {
         guard queue.files.descriptor >= 0 else { return }
         var masks: [CInt: UInt32] = [:]
@@ -118,7 +113,7 @@ extension VnodeFilter {
         var current: Descriptor.Status?
         var gone: [Int32] = []
         for knote in stored.knotes {
-            if let status = try? Descriptor.status(CInt(queue.knotes[knote].ident)), status.identity == stored.identity {
+            if let status = try? Descriptor.status(CInt(queue.knotes[knote].ident)), status.identity == stored.status.identity {
                 if current == nil { current = status }
             } else {
                 gone.append(knote)
@@ -126,11 +121,11 @@ extension VnodeFilter {
         }
         for knote in gone { drop(knote, in: &queue) }
         guard let current, let remaining = queue.files.watches[watch]?.knotes else { return }
-        let changes = changes(events, rescan: rescan, isDirectory: stored.isDirectory, from: stored.status, to: current)
+        let changes = changes(events, rescan: rescan, from: stored.status, to: current)
         queue.files.watches[watch]!.status = current
         if events & ckq_IN_IGNORED != 0 {
             // The kernel removed the watch (the file was deleted, or its file system unmounted).
-            orphan(watch, queue.files.watches[watch]!, in: &queue)
+            orphan(watch, in: &queue)
         }
         for knote in remaining {
             if queue.knotes[knote].filter == .vnode {
@@ -151,9 +146,9 @@ extension VnodeFilter {
     }
 
     /// Forgets a watch the kernel no longer has; its knotes stay, watching nothing.
-    private static func orphan(_ watch: CInt, _ stored: FileWatch, in queue: inout QueueState) {
+    private static func orphan(_ watch: CInt, in queue: inout QueueState) {
+        guard let stored = queue.files.watches.removeValue(forKey: watch) else { return }
         for knote in stored.knotes { queue.knotes[knote].source = -1 }
-        queue.files.watches[watch] = nil
     }
 
     /// Creates the queue's inotify descriptor, in its epoll set.

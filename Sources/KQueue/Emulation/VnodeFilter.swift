@@ -22,7 +22,7 @@ import SystemPackage
 ///   EV_DISABLE) replaces the `fflags` it asks for and keeps what is recorded. Changes while
 ///   the knote is disabled are recorded and returned at EV_ENABLE.
 /// - What inotify reports, and what the filter makes of it, with fstat(2) of the descriptor
-///   against the status the watch saw last (``VnodeFilter/changes(_:rescan:isDirectory:from:to:)``):
+///   against the status the watch saw last (``VnodeFilter/changes(_:rescan:from:to:)``):
 ///   - IN_MODIFY: NOTE_WRITE; NOTE_EXTEND if the size grew; NOTE_ATTRIB if it shrank (a
 ///     truncation, which macOS reports as NOTE_ATTRIB).
 ///   - IN_ATTRIB: NOTE_LINK when the link count changed, NOTE_ATTRIB when anything else did.
@@ -33,7 +33,7 @@ import SystemPackage
 ///     IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO); NOTE_LINK when a subdirectory is created or
 ///     removed (IN_ISDIR), or the link count changed. Other events of its entries are ignored.
 ///   - IN_Q_OVERFLOW (inotify dropped events): every watched file is looked at again, and what
-///     its status says changed is reported (see ``changes(_:rescan:isDirectory:from:to:)``).
+///     its status says changed is reported (see ``changes(_:rescan:from:to:)``).
 /// - A descriptor that is closed without EV_DELETE keeps its knote (Linux does not tell), and
 ///   the knote is never returned for another file: every change and every delivery first checks
 ///   that the number still names the file (device and inode) it was registered for, and a
@@ -150,7 +150,6 @@ enum VnodeFilter: EmulatedFilter {
     static func changes(
         _ events: UInt32,
         rescan: Bool,
-        isDirectory: Bool,
         from before: Descriptor.Status,
         to after: Descriptor.Status
     ) -> KEvent.FilterFlags {
@@ -166,7 +165,7 @@ enum VnodeFilter: EmulatedFilter {
         // An IN_ATTRIB that a link or an unlink explains is NOTE_LINK alone.
         let attributesChanged = after.mode != before.mode || after.owner != before.owner || after.group != before.group
         if events & ckq_IN_ATTRIB != 0 && (!linkCountChanged || attributesChanged) { changes.insert(.attrib) }
-        if isDirectory {
+        if before.isDirectory {
             if events & entryEvents != 0 { changes.insert(.write) }
             if events & ckq_IN_ISDIR != 0 { changes.insert(.link) }
         } else {
