@@ -76,6 +76,14 @@ typedef struct ckq_kevent {
 #define NOTE_LOWAT 0x0001
 #define NOTE_EXIT 0x80000000
 
+#define NOTE_DELETE 0x0001
+#define NOTE_WRITE 0x0002
+#define NOTE_EXTEND 0x0004
+#define NOTE_ATTRIB 0x0008
+#define NOTE_LINK 0x0010
+#define NOTE_RENAME 0x0020
+#define NOTE_REVOKE 0x0040
+
 static inline int kqueue(void) {
     errno = ENOSYS;
     return -1;

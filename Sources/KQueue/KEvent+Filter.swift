@@ -20,7 +20,10 @@ extension KEvent {
         /// A descriptor is writable. The corresponding C constant is `EVFILT_WRITE`.
         public static let write = Filter(rawValue: _EVFILT_WRITE)
 
-        /// A file system object changed. The corresponding C constant is `EVFILT_VNODE`.
+        /// A file system object changed: `ident` is an open descriptor of a file or directory,
+        /// `fflags` the changes to watch for (``FilterFlags/delete``, ``FilterFlags/write`` …),
+        /// and the returned `fflags` those that happened. The corresponding C constant is
+        /// `EVFILT_VNODE`.
         public static let vnode = Filter(rawValue: _EVFILT_VNODE)
 
         /// A process changed state, e.g. exited. The corresponding C constant is `EVFILT_PROC`.
@@ -61,6 +64,9 @@ extension KEvent.Filter {
     /// The C spelling of ``write``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "write")
     public static var EVFILT_WRITE: Self { .write }
+    /// The C spelling of ``vnode``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "vnode")
+    public static var EVFILT_VNODE: Self { .vnode }
     /// The C spelling of ``proc``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "proc")
     public static var EVFILT_PROC: Self { .proc }

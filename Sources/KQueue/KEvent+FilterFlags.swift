@@ -70,6 +70,34 @@ extension KEvent {
         /// without it). The corresponding C constant is `NOTE_EXITSTATUS`; the BSDs always
         /// report the status and have no such flag, so there its value is 0.
         public static let exitStatus = FilterFlags(rawValue: _NOTE_EXITSTATUS)
+
+        // MARK: File system objects (EVFILT_VNODE): asked for on input, what happened on output
+
+        /// The file was deleted: its last name was removed (unlink(2), rmdir(2), or a rename
+        /// over it). The corresponding C constant is `NOTE_DELETE`.
+        public static let delete = FilterFlags(rawValue: _NOTE_DELETE)
+
+        /// The file's contents changed (for a directory: an entry was added, removed or renamed).
+        /// The corresponding C constant is `NOTE_WRITE`.
+        public static let write = FilterFlags(rawValue: _NOTE_WRITE)
+
+        /// The file grew. The corresponding C constant is `NOTE_EXTEND`.
+        public static let extend = FilterFlags(rawValue: _NOTE_EXTEND)
+
+        /// The file's attributes changed (chmod, chown, utimes). The corresponding C constant is
+        /// `NOTE_ATTRIB`.
+        public static let attrib = FilterFlags(rawValue: _NOTE_ATTRIB)
+
+        /// The file's link count changed (for a directory: a subdirectory was created or
+        /// removed). The corresponding C constant is `NOTE_LINK`.
+        public static let link = FilterFlags(rawValue: _NOTE_LINK)
+
+        /// The file was renamed. The corresponding C constant is `NOTE_RENAME`.
+        public static let rename = FilterFlags(rawValue: _NOTE_RENAME)
+
+        /// Access to the file was revoked (revoke(2), or its file system was unmounted).
+        /// The corresponding C constant is `NOTE_REVOKE`.
+        public static let revoke = FilterFlags(rawValue: _NOTE_REVOKE)
     }
 }
 
@@ -117,4 +145,25 @@ extension KEvent.FilterFlags {
     /// The C spelling of ``exitStatus``, unavailable: use the Swift name.
     @available(*, unavailable, renamed: "exitStatus")
     public static var NOTE_EXITSTATUS: Self { .exitStatus }
+    /// The C spelling of ``delete``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "delete")
+    public static var NOTE_DELETE: Self { .delete }
+    /// The C spelling of ``write``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "write")
+    public static var NOTE_WRITE: Self { .write }
+    /// The C spelling of ``extend``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "extend")
+    public static var NOTE_EXTEND: Self { .extend }
+    /// The C spelling of ``attrib``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "attrib")
+    public static var NOTE_ATTRIB: Self { .attrib }
+    /// The C spelling of ``link``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "link")
+    public static var NOTE_LINK: Self { .link }
+    /// The C spelling of ``rename``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "rename")
+    public static var NOTE_RENAME: Self { .rename }
+    /// The C spelling of ``revoke``, unavailable: use the Swift name.
+    @available(*, unavailable, renamed: "revoke")
+    public static var NOTE_REVOKE: Self { .revoke }
 }

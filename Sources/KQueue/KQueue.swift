@@ -3,8 +3,8 @@ import SystemPackage
 /// A kernel event queue: kqueue(2) as a Swift type, with the same semantics on every platform.
 ///
 /// On macOS and the BSDs it is the system's kqueue; on Linux it is an emulation over epoll,
-/// timerfd, eventfd, signalfd and pidfd that follows macOS's behaviour (the README lists
-/// every deviation).
+/// timerfd, eventfd, signalfd, pidfd and inotify that follows macOS's behaviour (the README
+/// lists every deviation).
 ///
 /// ```swift
 /// let queue = try KQueue()

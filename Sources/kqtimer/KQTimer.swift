@@ -16,7 +16,7 @@ package struct KQTimer: ParsableCommand {
         commandName: "kqtimer",
         abstract: "Timers on kqueue(2): native on macOS and the BSDs, emulated on Linux.",
         version: version,
-        subcommands: [Demo.self, Every.self, EchoServerCommand.self, EchoClientCommand.self]
+        subcommands: [Demo.self, Every.self, Watch.self, EchoServerCommand.self, EchoClientCommand.self]
     )
 
     package init() {}

@@ -397,7 +397,7 @@ struct DescriptorFilterTests {
         #expect(try poll(q).first?.flags.contains(.eof) == true)
     }
 
-    @Test("a regular file is always readable (data = bytes after the offset) and always writable")
+    @Test("a regular file is readable while its offset is before the end (data = end - offset), as on the BSDs; always writable")
     func regularFile() throws {
         let path = temporaryPath("file")
         let fd = open(path, O_RDWR | O_CREAT, 0o600)
@@ -407,13 +407,103 @@ struct DescriptorFilterTests {
         lseek(fd, 30, SEEK_SET)
         let q = try KQueue()
         try q.kevent(changes: [readEvent(fd, udata: 1), writeEvent(fd, udata: 2)])
-        for _ in 0..<2 {
+        for _ in 0..<2 {  // level-triggered: returned by every call
             let events = try poll(q).sorted { $0.udata < $1.udata }
             #expect(events.map(\.filter) == [.read, .write])
             #expect(events.first?.data == 70)
         }
+        // At the end: not readable, still writable.
         lseek(fd, 100, SEEK_SET)
-        #expect(try poll(q).count == 2)  // still readable at the end, as on BSD
+        #expect(try poll(q).map(\.filter) == [.write])
+        // Past the end after a truncation: readable, with a negative `data`.
+        try #require(ftruncate(fd, 40) == 0)
+        #expect(try poll(q).first { $0.filter == .read }?.data == -60)
+        lseek(fd, 40, SEEK_SET)
+        #expect(try poll(q).map(\.filter) == [.write])
+    }
+
+    @Test("a regular file read knote at the end fires when the file grows, waking a waiting thread")
+    func regularFileGrowthWakesWaiter() throws {
+        let path = temporaryPath("grow")
+        let fd = open(path, O_RDWR | O_CREAT, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd); unlink(path) }
+        writeBytes(fd, 10)  // the offset is at the end
+        let q = try KQueue()
+        try q.kevent(changes: [readEvent(fd, udata: 7)])
+        #expect(try poll(q).isEmpty)
+        let received = Shared<[KEvent]>([])
+        let waiter = TestThread {
+            var events = [KEvent](repeating: KEvent(), count: 4)
+            if let n = try? q.kevent(changes: [], events: &events, timeout: nil) {
+                received.withLock { $0 = Array(events.prefix(n)) }
+            }
+        }
+        sleep(.milliseconds(20))  // most likely blocked in kevent by now; either way it must see the growth
+        let writer = open(path, O_WRONLY | O_APPEND)
+        try #require(writer >= 0)
+        writeBytes(writer, 7)
+        close(writer)
+        #expect(waiter.join(limit: .seconds(30)), "the growth did not wake the waiter")
+        #expect(received.value.map(\.udata) == [7])
+        #expect(received.value.first?.data == 7)
+    }
+
+    @Test("a regular file read knote with EV_CLEAR fires once per growth; without it, until the end is read")
+    func regularFileClear() throws {
+        let path = temporaryPath("clear")
+        let fd = open(path, O_RDWR | O_CREAT, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd); unlink(path) }
+        let reader = open(path, O_RDONLY)
+        try #require(reader >= 0)
+        defer { close(reader) }
+        let q = try KQueue()
+        try q.kevent(changes: [readEvent(reader, [.add, .clear], udata: 1)])
+        #expect(try poll(q).isEmpty)  // empty: at the end
+        writeBytes(fd, 5)
+        #expect(try poll(q).map(\.data) == [5])
+        #expect(try poll(q).isEmpty)  // nothing new, though 5 bytes are unread
+        writeBytes(fd, 3)
+        #expect(try poll(q).map(\.data) == [8])
+        #expect(try poll(q).isEmpty)
+
+        // Level-triggered: returned until the bytes are read, then dropped; growth brings it back.
+        try q.kevent(changes: [readEvent(reader, .delete), readEvent(reader, udata: 2)])
+        #expect(try poll(q).map(\.data) == [8])
+        #expect(try poll(q).map(\.data) == [8])
+        readBytes(reader, 8)
+        #expect(try poll(q).isEmpty)
+        writeBytes(fd, 2)
+        #expect(try poll(q).map(\.data) == [2])
+    }
+
+    @Test("a regular file closed and its number given to another file: the old file's growth wakes nothing")
+    func regularFileReused() throws {
+        let oldPath = temporaryPath("old")
+        let newPath = temporaryPath("new")
+        let fd = open(oldPath, O_RDWR | O_CREAT, 0o600)
+        let other = open(newPath, O_RDWR | O_CREAT, 0o600)
+        try #require(fd >= 0 && other >= 0)
+        defer { unlink(oldPath); unlink(newPath) }
+        let q = try KQueue()
+        try q.kevent(changes: [readEvent(fd, [.add, .clear], udata: 1)])
+        try #require(dup2(other, fd) == fd)  // closes the old file, puts the new one under its number
+        close(other)
+        defer { close(fd) }
+        let writer = open(oldPath, O_WRONLY | O_APPEND)
+        try #require(writer >= 0)
+        writeBytes(writer, 9)
+        close(writer)
+        #expect(try poll(q).isEmpty)
+        // The new file at the old number is a fresh registration.
+        try q.kevent(changes: [readEvent(fd, [.add, .clear], udata: 2)])
+        #expect(try poll(q).isEmpty)
+        writeBytes(fd, 4)
+        lseek(fd, 0, SEEK_SET)
+        let events = try poll(q)
+        #expect(events.map(\.udata) == [2])
+        #expect(events.first?.data == 4)
     }
 
     // MARK: Descriptors closed without EV_DELETE (KQUEUE.md §4.1, §8)

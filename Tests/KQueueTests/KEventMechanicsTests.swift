@@ -74,18 +74,6 @@ struct KEventMechanicsTests {
         #expect(try outcome(q, timer(5, .delete, data: 0)) == .noSuchFileOrDirectory)
     }
 
-    #if os(Linux)
-    @Test("a filter the emulation does not implement (EVFILT_VNODE) is EINVAL", arguments: [KEvent.Filter.vnode])
-    func unsupportedFilter(filter: KEvent.Filter) throws {
-        let q = try KQueue()
-        let change = KEvent(ident: 1, filter: filter, flags: .add, fflags: [])
-        let entries = try kevent(q, [change], capacity: 2)
-        #expect(entries.count == 1)
-        #expect(entries.first?.flags == change.expectedEntryFlags)
-        #expect(entries.first?.data == Int(Errno.invalidArgument.rawValue))
-    }
-    #endif
-
     @Test("an unknown filter number is EINVAL", arguments: [Int16(0), 1, 7, -20, -100, .min, .max])
     func unknownFilter(raw: Int16) throws {
         let q = try KQueue()

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import KQueue
 import SystemPackage
 import Testing
@@ -79,6 +84,80 @@ struct ScaleTests {
         #expect(try poll(q, capacity: 64).isEmpty)
         q.close()
         #expect(openDescriptorCount() - before <= 64)
+    }
+
+    @Test("10,000 watched files in one queue take one descriptor beyond the files (one inotify, one watch each)")
+    func tenThousandFiles() async throws {
+        let total = 10_000
+        try raiseDescriptorLimit(to: total + 2_000)
+        let dir = try ScratchDirectory("scale")
+        var files: [CInt] = []
+        defer { for fd in files { close(fd) } }
+        for i in 0..<total {
+            files.append(try dir.create("f\(i)"))
+            if i % 1000 == 999 { await Task.yield() }
+        }
+        let q = try KQueue()
+        let before = openDescriptorCount()
+        #if os(Linux)
+        let registrations = try #require(epollRegistrations(q.descriptor))
+        #endif
+        for start in stride(from: 0, to: total, by: Self.batch) {
+            let changes = files[start..<min(start + Self.batch, total)].map { vnodeEvent($0, udata: UInt($0)) }
+            #expect(try register(q, changes).isEmpty)
+            await Task.yield()
+        }
+        let after = openDescriptorCount()
+        // One descriptor (the inotify one); allow for what tests running in parallel hold at this
+        // instant; one per file would be 10,000.
+        #expect(after - before <= 64, "descriptors: \(before) → \(after)")
+        #if os(Linux)
+        #expect(epollRegistrations(q.descriptor) == registrations + 1)
+        let inotify = try #require(inotifyDescriptor(of: q))
+        #expect(inotifyWatches(inotify) == total)
+        #endif
+
+        // Every hundredth file is written: exactly those come back, once each.
+        let written = stride(from: 0, to: total, by: 100).map { files[$0] }
+        for fd in written { writeBytes(fd, 1) }
+        var seen: [UInt: KEvent.FilterFlags] = [:]
+        var buffer = [KEvent](repeating: KEvent(), count: 256)
+        let deadline = now() + ms(30_000)
+        while seen.count < written.count && now() < deadline {
+            let n = try q.kevent(changes: [], events: &buffer, timeout: .seconds(1))
+            for event in buffer.prefix(n) {
+                #expect(seen[event.ident] == nil)
+                seen[event.ident] = event.fflags
+            }
+        }
+        #expect(seen == Dictionary(uniqueKeysWithValues: written.map { (UInt($0), [.write, .extend]) }))
+        #expect(try poll(q, capacity: 64).isEmpty)
+
+        // EV_DELETE removes every watch.
+        for start in stride(from: 0, to: total, by: Self.batch) {
+            let changes = files[start..<min(start + Self.batch, total)].map { vnodeEvent($0, .delete) }
+            #expect(try register(q, changes).isEmpty)
+        }
+        #if os(Linux)
+        #expect(inotifyWatches(inotify) == 0)
+        #endif
+        q.close()
+    }
+
+    /// Raises the soft limit of open descriptors to `count` if it is lower (and the hard limit
+    /// allows it).
+    private func raiseDescriptorLimit(to count: Int) throws {
+        #if canImport(Glibc)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        var limit = rlimit()
+        try #require(getrlimit(resource, &limit) == 0)
+        guard limit.rlim_cur < rlim_t(count) else { return }
+        try #require(limit.rlim_max >= rlim_t(count), "the hard limit of open descriptors is \(limit.rlim_max)")
+        limit.rlim_cur = rlim_t(count)
+        try #require(setrlimit(resource, &limit) == 0)
     }
 
     @Test("100,000 oneshot timers of 1…200 ms are each returned exactly once, none early")

@@ -228,6 +228,12 @@ func openDescriptorCount() -> Int {
 /// The descriptors registered in the epoll set behind `fd` (the "tfd:" lines of
 /// /proc/self/fdinfo/<fd>), or nil if it cannot be read.
 func epollRegistrations(_ fd: CInt) -> Int? {
+    fdinfoLines(fd, starting: "tfd:")
+}
+
+/// The number of lines of /proc/self/fdinfo/<fd> that start with `prefix`, or nil if it cannot
+/// be read.
+func fdinfoLines(_ fd: CInt, starting prefix: String) -> Int? {
     guard let file = fopen("/proc/self/fdinfo/\(fd)", "r") else { return nil }
     defer { fclose(file) }
     var count = 0
@@ -235,7 +241,7 @@ func epollRegistrations(_ fd: CInt) -> Int? {
     var capacity = 0
     defer { free(line) }
     while getline(&line, &capacity, file) > 0 {
-        if let line, strncmp(line, "tfd:", 4) == 0 { count += 1 }
+        if let line, strncmp(line, prefix, prefix.utf8.count) == 0 { count += 1 }
     }
     return count
 }

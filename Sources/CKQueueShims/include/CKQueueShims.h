@@ -14,12 +14,14 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +50,24 @@ static const int ckq_F_GETPIPE_SZ = 1024 + 8;  // F_GETPIPE_SZ = F_LINUX_SPECIFI
 static const unsigned long ckq_SIOCINQ = SIOCINQ;
 static const unsigned long ckq_SIOCOUTQ = SIOCOUTQ;
 static const int ckq_P_PIDFD = 3;  // <sys/wait.h> of glibc 2.36 lacks it; the value is the kernel's
+// inotify(7): the flags of inotify_init1(2) (an enum in glibc) and the event bits, as
+// unsigned values.
+static const int ckq_IN_CLOEXEC = IN_CLOEXEC;
+static const int ckq_IN_NONBLOCK = IN_NONBLOCK;
+static const unsigned int ckq_IN_MODIFY = IN_MODIFY;
+static const unsigned int ckq_IN_ATTRIB = IN_ATTRIB;
+static const unsigned int ckq_IN_MOVED_FROM = IN_MOVED_FROM;
+static const unsigned int ckq_IN_MOVED_TO = IN_MOVED_TO;
+static const unsigned int ckq_IN_CREATE = IN_CREATE;
+static const unsigned int ckq_IN_DELETE = IN_DELETE;
+static const unsigned int ckq_IN_DELETE_SELF = IN_DELETE_SELF;
+static const unsigned int ckq_IN_MOVE_SELF = IN_MOVE_SELF;
+static const unsigned int ckq_IN_UNMOUNT = IN_UNMOUNT;
+static const unsigned int ckq_IN_Q_OVERFLOW = IN_Q_OVERFLOW;
+static const unsigned int ckq_IN_IGNORED = IN_IGNORED;
+static const unsigned int ckq_IN_ISDIR = IN_ISDIR;
+// The file system of anonymous pipes (fstatfs(2) f_type), which EVFILT_VNODE refuses.
+static const long ckq_PIPEFS_MAGIC = 0x50495045;
 
 // Variadic C functions Swift cannot call, as fixed-argument forwarders.
 static inline int ckq_ioctl_int(int fd, unsigned long request, int *value) {

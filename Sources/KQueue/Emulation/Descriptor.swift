@@ -18,9 +18,50 @@ enum Descriptor {
 
     /// The file a descriptor names, and its type (the `S_IFMT` bits of `st_mode`).
     static func identity(_ fd: CInt) throws(Errno) -> (identity: Identity, type: UInt32) {
+        let status = try status(fd)
+        return (status.identity, status.type)
+    }
+
+    /// What fstat(2) says of a watched file, as far as EVFILT_VNODE tells changes apart by it.
+    struct Status: Equatable {
+        var identity: Identity
+        /// The `S_IFMT` bits of `st_mode`.
+        var type: UInt32
+        /// The permission bits of `st_mode`.
+        var mode: UInt32
+        var owner: UInt32
+        var group: UInt32
+        var linkCount: UInt64
+        var size: Int64
+        /// `st_mtim` and `st_ctim`, in nanoseconds.
+        var modified: Int64
+        var changed: Int64
+
+        var isDirectory: Bool { type == UInt32(Glibc.S_IFDIR) }
+    }
+
+    /// fstat(2) of a descriptor.
+    static func status(_ fd: CInt) throws(Errno) -> Status {
         var info = stat()
         _ = try retryingInterrupts { fstat(fd, &info) }
-        return (Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), UInt32(info.st_mode) & UInt32(Glibc.S_IFMT))
+        return Status(
+            identity: Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)),
+            type: UInt32(info.st_mode) & UInt32(Glibc.S_IFMT),
+            mode: UInt32(info.st_mode) & ~UInt32(Glibc.S_IFMT),
+            owner: UInt32(info.st_uid),
+            group: UInt32(info.st_gid),
+            linkCount: UInt64(info.st_nlink),
+            size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec),
+            changed: Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec)
+        )
+    }
+
+    /// Whether `fd` is an anonymous pipe (its file system is pipefs); a named FIFO is not.
+    static func isAnonymousPipe(_ fd: CInt) throws(Errno) -> Bool {
+        var info = statfs()
+        _ = try retryingInterrupts { fstatfs(fd, &info) }
+        return Int(info.f_type) == ckq_PIPEFS_MAGIC
     }
 
     /// poll(2) with a zero timeout: the descriptor's ready events now (POLLNVAL for a number

@@ -44,8 +44,12 @@ import SystemPackage
 ///   buffer minus the bytes not yet acknowledged); EV_EOF when the reader of a pipe is gone
 ///   (`data` 0) or the socket is shut down in both directions, with the pending error in
 ///   `fflags`. A listening socket never fires.
-/// - Regular files and directories (which epoll refuses) are always readable, `data` being
-///   the bytes between the offset and the end of the file, and always writable.
+/// - Regular files (which epoll refuses), as on the BSDs: EVFILT_READ fires while the offset is
+///   not at the end of the file, `data` being the end minus the offset (negative past the end,
+///   after a truncation or a seek beyond it); the file's inotify watch (``VnodeFilter``) wakes
+///   the knote when the file changes, so a knote waiting at the end fires when the file grows,
+///   and with EV_CLEAR once per change. EVFILT_WRITE is always ready. A directory is always
+///   readable (`data` as for a file) and writable.
 /// - Level-triggered by default, EV_CLEAR reports each new change once; EV_ONESHOT and
 ///   EV_DISPATCH as for every filter. Re-adding an existing knote replaces its NOTE_LOWAT
 ///   threshold and succeeds.
@@ -109,7 +113,7 @@ enum DescriptorFilter: EmulatedFilter {
             registration[filter] = knote
             if let error = register(fd, &registration, in: &queue) { return error }
             queue.descriptors[fd] = registration
-            return nil
+            return watchFile(knote, fd, in: &queue)
         }
         let current: (identity: Descriptor.Identity, type: UInt32)
         do throws(Errno) {
@@ -134,7 +138,17 @@ enum DescriptorFilter: EmulatedFilter {
             }
         }
         queue.descriptors[fd] = registration
-        return nil
+        return watchFile(knote, fd, in: &queue)
+    }
+
+    /// Watches a regular file for its read knote, through the queue's inotify descriptor, so
+    /// that a change of the file (growth above all) wakes the knote (``fileChanged(_:in:)``).
+    private static func watchFile(_ knote: Int32, _ fd: CInt, in queue: inout QueueState) -> Errno? {
+        guard queue.knotes[knote].filter == .read, queue.descriptors[fd]?.isRegularFile == true,
+            let error = VnodeFilter.watch(knote, fd, in: &queue)
+        else { return nil }
+        release(knote, isGone: false, in: &queue)
+        return error
     }
 
     static func touch(_ knote: Int32, _ change: KEvent, in queue: inout QueueState) -> Errno? {
@@ -175,6 +189,18 @@ enum DescriptorFilter: EmulatedFilter {
             data: stored.eventData,
             udata: stored.udata
         )
+    }
+
+    /// Handles a change of a regular file, reported by its inotify watch: evaluates its read
+    /// knote, and queues it if the file is readable.
+    static func fileChanged(_ knote: Int32, in queue: inout QueueState) {
+        guard queue.knotes[knote].isEnabled else { return }
+        let fd = CInt(queue.knotes[knote].ident)
+        guard evaluate(fd, only: knote, readiness: nil, in: &queue) else {
+            forget(fd, in: &queue)
+            return
+        }
+        if queue.knotes[knote].isActive { queue.activate(knote) }
     }
 
     /// Handles an epoll event of the queue's epoll set: a read registration's edge, or the
@@ -230,11 +256,18 @@ enum DescriptorFilter: EmulatedFilter {
         for knote in knotes where knote >= 0 && queue.knotes[knote].isEnabled {
             queue.knotes[knote].evaluatedPass = queue.pass
             guard registration.isPolled else {
-                queue.knotes[knote].isActive = true
                 queue.knotes[knote].isEOF = false
+                guard queue.knotes[knote].filter == .read else {
+                    queue.knotes[knote].isActive = true
+                    queue.knotes[knote].eventData = 0
+                    continue
+                }
                 // A file whose size or offset cannot be read reports 0 bytes.
-                queue.knotes[knote].eventData =
-                    queue.knotes[knote].filter == .read ? (try? Descriptor.bytesAfterOffset(fd)) ?? 0 : 0
+                let data = (try? Descriptor.bytesAfterOffset(fd)) ?? 0
+                queue.knotes[knote].eventData = data
+                // A regular file is readable while the offset is not at its end (the BSDs fire
+                // for any `data` but 0); anything else epoll refuses is always readable.
+                queue.knotes[knote].isActive = registration.isRegularFile ? data != 0 : true
                 continue
             }
             // poll(2) fails only without memory: then the descriptor counts as not ready.
@@ -412,6 +445,7 @@ enum DescriptorFilter: EmulatedFilter {
     ///
     /// - Parameter isGone: the descriptor was closed or names another file: leave epoll alone.
     private static func release(_ knote: Int32, isGone: Bool, in queue: inout QueueState) {
+        VnodeFilter.unwatch(knote, in: &queue)
         let fd = CInt(queue.knotes[knote].ident)
         guard var registration = queue.descriptors[fd], registration[queue.knotes[knote].filter] == knote else {
             return
@@ -437,6 +471,7 @@ enum DescriptorFilter: EmulatedFilter {
         guard let registration = queue.descriptors[fd] else { return }
         queue.descriptors[fd] = nil
         for knote in [registration.read, registration.write] where knote >= 0 {
+            VnodeFilter.unwatch(knote, in: &queue)
             queue.knotes.remove(knote)
         }
     }

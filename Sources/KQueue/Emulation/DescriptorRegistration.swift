@@ -20,7 +20,8 @@ struct DescriptorRegistration {
     /// the same descriptor number (see ``EpollToken``).
     var generation: UInt32
     /// Whether the descriptor is in the epoll set. Regular files and directories are not
-    /// (epoll refuses them): they are always ready, in software.
+    /// (epoll refuses them): their readiness is decided in software, and a regular file's read
+    /// knote is woken through the queue's inotify descriptor (``VnodeFilter``).
     var isPolled = true
     /// The epoll events of the read direction's registration in the queue's epoll set, 0 for none.
     var readEvents: UInt32 = 0
@@ -33,6 +34,7 @@ struct DescriptorRegistration {
 
     var isSocket: Bool { type == UInt32(Glibc.S_IFSOCK) }
     var isPipe: Bool { type == UInt32(Glibc.S_IFIFO) }
+    var isRegularFile: Bool { type == UInt32(Glibc.S_IFREG) }
     var isEmpty: Bool { read < 0 && write < 0 }
 
     /// The knote of `filter` (read or write).

@@ -5,7 +5,7 @@
 /// The generic part (flag word, udata, enabled, queued) is handled by ``EmulatedQueue``;
 /// the filter part (`sfflags`, `sdata`, `isActive` and the fields below them) belongs to the
 /// filter named by `filter` (``TimerFilter``, ``UserFilter``, ``DescriptorFilter``,
-/// ``SignalFilter``, ``ProcessFilter``).
+/// ``SignalFilter``, ``ProcessFilter``, ``VnodeFilter``).
 struct Knote {
     // The fields are ordered so that the small ones share words: 96 bytes a knote.
     var ident: UInt
@@ -23,10 +23,11 @@ struct Knote {
     /// Descriptor: the end of file was reached (EV_EOF).
     var isEOF = false
 
-    /// Saved filter flags: a timer's unit bits, a user event's 24 user flags.
+    /// Saved filter flags: a timer's unit bits, a user event's 24 user flags, the changes a
+    /// vnode knote asks for.
     var sfflags: UInt32 = 0
-    /// Descriptor: the `fflags` to report with EV_EOF (the socket error). Process: the events
-    /// recorded (NOTE_EXIT), only those the knote asked for when they happened.
+    /// Descriptor: the `fflags` to report with EV_EOF (the socket error). Process and vnode: the
+    /// events recorded (NOTE_EXIT; NOTE_WRITE …), only those the knote asked for when they happened.
     var eventFFlags: UInt32 = 0
     /// Saved data: a timer's period or deadline as given, a user event's data, a descriptor's
     /// low-water mark.
@@ -37,7 +38,8 @@ struct Knote {
     /// Descriptor: the ``QueueState/pass`` of the last evaluation, so a knote is evaluated
     /// at most once per pass.
     var evaluatedPass: UInt32 = 0
-    /// Process: the pidfd the knote owns, -1 for none.
+    /// Process: the pidfd the knote owns. Vnode, and a regular file's read knote: its inotify
+    /// watch descriptor (``FileWatch``). -1 for none.
     var source: CInt = -1
 
     /// Timer: the next expiration on CLOCK_MONOTONIC, in nanoseconds.

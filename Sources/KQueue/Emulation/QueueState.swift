@@ -23,6 +23,8 @@ struct QueueState {
     var signalDescriptor: CInt = -1
     /// EVFILT_PROC: the pidfds, by descriptor.
     var processes: [CInt: ProcessRegistration] = [:]
+    /// EVFILT_VNODE and a regular file's EVFILT_READ: the inotify descriptor and its watches.
+    var files = FileWatches()
     /// The generation of the latest epoll registration (see ``EpollToken``).
     private var generation: UInt32 = 0
     /// Counts the locked sections, so a descriptor knote is evaluated once per pass.
@@ -44,23 +46,27 @@ struct QueueState {
     }
 
     /// Whether `fd` is one of the descriptors the queue keeps in its epoll set: the wake-up
-    /// eventfd, the timerfd, the signalfd, the write set or a pidfd. A user's change never reaches them (see
-    /// ``DescriptorFilter/validate(_:in:)``); the epoll descriptor itself is not listed, since
-    /// watching a queue in itself is EINVAL, as the kernel reports it.
+    /// eventfd, the timerfd, the signalfd, the write set, a pidfd or the inotify descriptor. A
+    /// user's change never reaches them (see ``DescriptorFilter/validate(_:in:)``); the epoll
+    /// descriptor itself is not listed, since watching a queue in itself is EINVAL, as the
+    /// kernel reports it.
     func owns(_ fd: CInt) -> Bool {
         fd == wakeup || fd == timer || fd == signalDescriptor || fd == writeEpoll || processes[fd] != nil
+            || fd == files.descriptor
     }
 
-    /// Takes a descriptor the queue has just opened (a signalfd, a pidfd) for its own. Its number
-    /// may have been a watched descriptor that was closed without EV_DELETE: those knotes are
-    /// dropped now, so that a user's registration and the queue's descriptors never share a number.
+    /// Takes a descriptor the queue has just opened (a signalfd, a pidfd, the inotify descriptor)
+    /// for its own. Its number may have been a watched descriptor that was closed without
+    /// EV_DELETE: those knotes are dropped now, so that a user's registration and the queue's
+    /// descriptors never share a number.
     mutating func adopt(_ fd: CInt) {
         DescriptorFilter.forget(fd, in: &self)
+        VnodeFilter.forget(descriptor: fd, in: &self)
     }
 
     /// Whether anything but the queue's own descriptors is in the epoll set.
     var watchesSources: Bool {
-        !descriptors.isEmpty || !processes.isEmpty || signalDescriptor >= 0
+        !descriptors.isEmpty || !processes.isEmpty || signalDescriptor >= 0 || files.descriptor >= 0
     }
 
     /// A generation for a new epoll registration.
@@ -80,7 +86,9 @@ struct QueueState {
         for event in events {
             let token = EpollToken(rawValue: event.data.u64)
             switch token.kind {
-            case .queue: break  // the wake-up eventfd and the timerfd say nothing new
+            case .queue:
+                // The wake-up eventfd and the timerfd say nothing new; the inotify descriptor does.
+                if token.descriptor == files.descriptor { VnodeFilter.ready(in: &self) }
             case .descriptor: DescriptorFilter.ready(token, events: event.events, in: &self)
             case .process: ProcessFilter.ready(token, in: &self)
             case .signal: SignalFilter.ready(in: &self)
@@ -90,7 +98,8 @@ struct QueueState {
 
     /// The descriptors the queue owns besides its epoll, wake-up and timer descriptors.
     var ownedDescriptors: [CInt] {
-        (signalDescriptor >= 0 ? [signalDescriptor] : []) + (writeEpoll >= 0 ? [writeEpoll] : []) + Array(processes.keys)
+        (signalDescriptor >= 0 ? [signalDescriptor] : []) + (writeEpoll >= 0 ? [writeEpoll] : [])
+            + (files.descriptor >= 0 ? [files.descriptor] : []) + Array(processes.keys)
     }
 
     /// The event of a knote that counts occurrences (timer expirations, signal deliveries):
@@ -125,6 +134,7 @@ struct QueueState {
         case .read, .write: DescriptorFilter.validate(change, in: &self) ?? apply(change, to: DescriptorFilter.self)
         case .signal: apply(change, to: SignalFilter.self)
         case .proc: apply(change, to: ProcessFilter.self)
+        case .vnode: VnodeFilter.validate(change, in: &self) ?? apply(change, to: VnodeFilter.self)
         default: .invalidArgument
         }
     }
@@ -202,6 +212,7 @@ struct QueueState {
             case .read, .write: event = deliver(knote, from: DescriptorFilter.self)
             case .signal: event = deliver(knote, from: SignalFilter.self)
             case .proc: event = deliver(knote, from: ProcessFilter.self)
+            case .vnode: event = deliver(knote, from: VnodeFilter.self)
             default: preconditionFailure("a knote of an unsupported filter was queued")
             }
             if let event {
