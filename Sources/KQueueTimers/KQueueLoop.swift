@@ -282,11 +282,9 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         /// `timeout` nanoseconds (nil: no limit); returns at once if messages arrived. The events
         /// resume the tasks waiting for them.
         func wait(timeout: Int64?) {
+            // With messages waiting the turn ends here; the changes go with the next turn's wait.
+            guard timeout == 0 || core.inbox.prepareToSleep() else { return }
             let changes = state.pointee.events.changes.count
-            guard timeout == 0 || core.inbox.prepareToSleep() else {
-                if changes > 0 { wait(timeout: 0) }
-                return
-            }
             defer { core.inbox.awake() }
             if events.count < changes + 64 {
                 events = [KEvent](repeating: KEvent(), count: changes + 256)

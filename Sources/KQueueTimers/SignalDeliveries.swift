@@ -90,7 +90,7 @@ final class SignalSubscription: @unchecked Sendable {
         waiting?.resume(returning: count)
     }
 
-    /// No more deliveries: the loop has shut down.
+    /// No more deliveries: the loop has shut down, or the waiting task was cancelled.
     func finish() {
         let waiting = state.withLock { state -> UnsafeContinuation<Int?, Never>? in
             state.isFinished = true
@@ -115,12 +115,7 @@ final class SignalSubscription: @unchecked Sendable {
                 if let answer { continuation.resume(returning: answer) }
             }
         } onCancel: {
-            let waiting = state.withLock { state -> UnsafeContinuation<Int?, Never>? in
-                state.isFinished = true
-                defer { state.waiting = nil }
-                return state.waiting
-            }
-            waiting?.resume(returning: nil)
+            finish()
         }
     }
 }
