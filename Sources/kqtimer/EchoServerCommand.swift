@@ -8,18 +8,28 @@ import SystemPackage
 import Darwin
 #endif
 
-/// `kqtimer echo-server`: a TCP echo server with idle timeouts, on one kqueue.
+/// `kqtimer echo-server`: a TCP echo server with idle timeouts, as async code on KQueueLoops
+/// (``AsyncEchoServer``) or as kevent callbacks on one kqueue (``EchoServer``, `--callbacks`).
 package struct EchoServerCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "echo-server",
-        abstract: "Serve TCP echo on one kqueue, closing connections idle for --idle-timeout.",
+        abstract: "Serve TCP echo, closing connections idle for --idle-timeout.",
         discussion: """
-            Every connection is an EVFILT_READ knote, and its idle timeout a one-shot EVFILT_TIMER \
-            re-armed on each read. Prints the listening port, then a line of counters every \
+            By default a task per connection on KQueueLoop awaits readable and writable, and \
+            --loops spreads the connections over that many loops (one acceptor hands them out \
+            round-robin). With --callbacks the server is kevent callbacks on one kqueue: every \
+            connection an EVFILT_READ knote, its idle timeout a one-shot EVFILT_TIMER re-armed on \
+            each read. Prints the listening port, then a line of counters every \
             --report-interval, and a summary when SIGINT or SIGTERM (watched with EVFILT_SIGNAL) \
             ends it. Raises the soft limit on open files to the hard limit.
             """
     )
+
+    @Flag(help: "Serve with kevent callbacks on one kqueue instead of tasks on KQueueLoop.")
+    package var callbacks = false
+
+    @Option(help: "How many loops serve the connections (1 to 1024; not with --callbacks). (default: 1)")
+    package var loops: Int?
 
     @Option(help: "The address to listen on: a host name, an IPv4 or an IPv6 address.")
     package var host = "127.0.0.1"
@@ -48,6 +58,10 @@ package struct EchoServerCommand: ParsableCommand {
         try idleTimeout.check("--idle-timeout", in: .milliseconds(1)...longestDuration)
         try checkCount("--max-connections", maxConnections, in: 1...1_000_000)
         try reportInterval.check("--report-interval", in: .zero...longestDuration)
+        if let loops {
+            if callbacks { throw ValidationError("--loops is for the loop server; --callbacks runs one kqueue.") }
+            try checkCount("--loops", loops, in: 1...1024)
+        }
     }
 
     package var serverConfiguration: EchoServer.Configuration {
@@ -68,17 +82,19 @@ package struct EchoServerCommand: ParsableCommand {
         sigaddset(&mask, SIGTERM)
         sigprocmask(SIG_BLOCK, &mask, nil)
 
-        let server: EchoServer
+        let server: any EchoServing
         do {
-            server = try EchoServer(serverConfiguration)
+            server = callbacks
+                ? try EchoServer(serverConfiguration) : try AsyncEchoServer(serverConfiguration, loops: loops ?? 1)
         } catch {
             printError("Error: \(error)")
             throw ExitCode.failure
         }
         // Printed once the socket listens: a script may wait for this line, then connect.
+        let kind = callbacks ? "kevent callbacks" : "\(loops ?? 1) loop\(loops ?? 1 == 1 ? "" : "s")"
         print(
             "echo-server: pid \(getpid()), listening on \(server.address), idle timeout \(idleTimeout), "
-                + "open-file limit \(limit)")
+                + "open-file limit \(limit), \(kind)")
         fflush(stdout)
         let started = ProcessResources.monotonicNanoseconds()
         var lastEchoes = 0
@@ -94,7 +110,7 @@ package struct EchoServerCommand: ParsableCommand {
                 fflush(stdout)
             }
         } catch {
-            printError("Error: the server's kqueue failed: \(error)")
+            printError("Error: the server failed: \(error)")
             throw ExitCode.failure
         }
         let statistics = server.statistics
@@ -112,3 +128,14 @@ package struct EchoServerCommand: ParsableCommand {
             + "RSS \(memory)"
     }
 }
+
+/// What `echo-server` needs of a server: ``EchoServer`` and ``AsyncEchoServer`` both serve it.
+package protocol EchoServing: Sendable {
+    var address: SocketAddress { get }
+    var statistics: EchoServer.Statistics { get }
+    func run(signals: [CInt], every interval: Duration, report: ((EchoServer.Statistics) -> Void)?) throws(Errno)
+    func stop()
+}
+
+extension EchoServer: EchoServing {}
+extension AsyncEchoServer: EchoServing {}
