@@ -147,7 +147,9 @@ package final class AsyncEchoServer: Sendable {
             if $0.isStopRequested { acceptor.cancel() }
         }
         let finished = DispatchSemaphore(value: 0)
-        Task {
+        // On a loop, not the global executor: the cooperative pool may be blocked by callers
+        // like this one.
+        Task(executorPreference: first) {
             await acceptor.value
             for server in servers { await server.value }
             for watcher in watchers { watcher.cancel() }
