@@ -42,6 +42,18 @@ public final class KQueue: Sendable {
         #endif
     }
 
+    /// The Linux emulation's process-wide signal dispatcher, for tests: how many queues watch
+    /// a signal through it, and whether its signalfd is open. nil where signals are not
+    /// emulated.
+    package static var _signalDispatcherStatus: (queues: Int, isOpen: Bool)? {
+        #if os(Linux) && !KQUEUE_LIBKQUEUE
+        let status = SignalDispatcher.current.status
+        return (status.watchers, status.descriptor >= 0)
+        #else
+        return nil
+        #endif
+    }
+
     /// The queue's file descriptor, or -1 once the queue is closed.
     ///
     /// It is readable (in poll(2), epoll or another queue) while an event is pending, so the

@@ -14,15 +14,17 @@ import SystemPackage
 /// The epoll descriptor is the queue's descriptor. The queue keeps two descriptors inside
 /// it: an eventfd that is readable exactly while events are ready, and one timerfd armed at
 /// the earliest timer deadline. The filters add their sources: watched descriptors
-/// (edge-triggered), pidfds, a signalfd. So the queue's descriptor is readable in poll(2)
-/// while an event is pending (or a source has news not yet looked at), and a thread blocked
-/// in ``kevent(changes:events:timeout:)`` wakes when another thread triggers an event or arms
-/// an earlier timer, or a source becomes ready. The lock is never held while waiting; each
+/// (edge-triggered), pidfds, the process's signalfd and the queue's signal mailbox (see
+/// ``SignalDispatcher``). So the queue's descriptor is readable in poll(2) while an event is
+/// pending (or a source has news not yet looked at), and a thread blocked in
+/// ``kevent(changes:events:timeout:)`` wakes when another thread triggers an event or arms an
+/// earlier timer, or a source becomes ready. The lock is never held while waiting; each
 /// locked section first harvests what epoll reported (without blocking) into the knotes.
 /// A waiting thread only learns that the set has something ready (poll(2) on the epoll
 /// descriptor) and takes nothing from it: an event taken outside the lock could be recorded
 /// after another thread had already delivered (and cleared) the change it reports, and would
-/// deliver that change a second time.
+/// deliver that change a second time. A queue that watches signals also has its waiting
+/// threads poll the signalfd itself, which each thread sees with its own pending signals.
 ///
 /// A child created by fork(2) cannot use its copy of a queue: every call reports EBADF, as
 /// on macOS, where a queue is not inherited. (Linux children inherit the epoll set, one
@@ -123,6 +125,8 @@ final class EmulatedQueue: Sendable {
     ) throws(Errno) -> Int {
         var endTime: Int64?
         var isWaiting = false
+        // The signalfd, polled by a waiting thread beside the epoll set (-1 for none).
+        var signalDescriptor: CInt = -1
         while true {
             let collected: Int? = try state.withLock { (state) throws(Errno) -> Int? in
                 if isWaiting {
@@ -145,6 +149,7 @@ final class EmulatedQueue: Sendable {
                 if count > 0 { return count }
                 if let endTime, endTime <= state.now { return 0 }
                 state.waiters += 1
+                signalDescriptor = state.signalWatch?.descriptor ?? -1
                 return nil
             }
             if let collected { return collected }
@@ -152,7 +157,12 @@ final class EmulatedQueue: Sendable {
             isWaiting = true
             let remaining = endTime.map { max($0 - SystemClock.monotonic(), 0) }
             do throws(Errno) {
-                try Epoll.waitUntilReady(epoll, timeout: remaining, wholeMilliseconds: waitsInWholeMilliseconds)
+                try Epoll.waitUntilReady(
+                    epoll,
+                    or: signalDescriptor,
+                    timeout: remaining,
+                    wholeMilliseconds: waitsInWholeMilliseconds
+                )
             } catch {
                 state.withLock { state in
                     state.waiters -= 1
@@ -169,8 +179,13 @@ final class EmulatedQueue: Sendable {
     /// and recorded before the lock is released, so none is lost between threads, and none is
     /// recorded after a delivery that already reported its change. The queue's own eventfd and
     /// timerfd say nothing the state does not know: without sources the set is not read.
+    ///
+    /// A queue that watches signals reads the signalfd first, whatever epoll says: signalfd(2)
+    /// reads the signals of the calling thread too, so a signal sent to this thread is counted
+    /// even when epoll, which looked at the signalfd from another thread, dropped its event.
     private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, into state: inout QueueState) {
         guard state.watchesSources else { return }
+        SignalFilter.ready(in: &state)
         while case let ready = Epoll.ready(epoll, into: buffer), ready > 0 {
             state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))
             if ready < buffer.count { break }
@@ -208,6 +223,9 @@ final class EmulatedQueue: Sendable {
     }
 
     private func closeDescriptors(_ state: inout QueueState) {
+        // A child leaves the parent's dispatcher alone (it shares the parent's epoll sets, and
+        // the dispatcher's lock may have been held when it forked); it closes its copies only.
+        if let watch = state.signalWatch, !isInherited { watch.dispatcher.leave(watch) }
         for fd in state.ownedDescriptors { closeDescriptor(fd) }
         closeDescriptor(timer)
         closeDescriptor(wakeup)

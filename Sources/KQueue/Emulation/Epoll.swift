@@ -84,20 +84,36 @@ enum Epoll {
     /// and the caller, which waits again until its deadline, would spin through the
     /// sub-millisecond rest).
     ///
+    /// `signalfd` (-1 for none) is the ``SignalDispatcher``'s signalfd, polled directly beside
+    /// the set: polled by this thread, it is readable also for a signal sent to this thread
+    /// alone, which the set's registration of it (looked at by whichever thread polls the set
+    /// first) may miss.
+    ///
     /// - Throws: `.interrupted` when a signal ends the wait.
-    static func waitUntilReady(_ epoll: CInt, timeout: Int64?, wholeMilliseconds: Bool = false) throws(Errno) {
-        var entry = pollfd(fd: epoll, events: Int16(POLLIN), revents: 0)
-        let result: CInt
-        if wholeMilliseconds {
-            // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the
-            // caller waits again for the rest.
-            let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
-            result = poll(&entry, 1, milliseconds)
-        } else if let timeout {
-            var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
-            result = ckq_ppoll(&entry, 1, &spec)
-        } else {
-            result = ckq_ppoll(&entry, 1, nil)
+    static func waitUntilReady(
+        _ epoll: CInt,
+        or signalfd: CInt = -1,
+        timeout: Int64?,
+        wholeMilliseconds: Bool = false
+    ) throws(Errno) {
+        var entries = (
+            pollfd(fd: epoll, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: signalfd, events: Int16(POLLIN), revents: 0)
+        )
+        let count: nfds_t = signalfd >= 0 ? 2 : 1
+        let result = withUnsafeMutableBytes(of: &entries) { bytes -> CInt in
+            let entry = bytes.baseAddress!.assumingMemoryBound(to: pollfd.self)
+            if wholeMilliseconds {
+                // -1 waits forever; a timeout beyond Int32.max ms (24.8 days) ends early, and the
+                // caller waits again for the rest.
+                let milliseconds = timeout.map { CInt(clamping: $0.dividedRoundingUp(by: 1_000_000)) } ?? -1
+                return poll(entry, count, milliseconds)
+            } else if let timeout {
+                var spec = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+                return ckq_ppoll(entry, count, &spec)
+            } else {
+                return ckq_ppoll(entry, count, nil)
+            }
         }
         if result == -1 { throw Errno(rawValue: errno) }
     }

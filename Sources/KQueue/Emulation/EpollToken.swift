@@ -19,7 +19,7 @@ struct EpollToken: Equatable {
         case descriptor = 1
         /// A process's pidfd (EVFILT_PROC).
         case process = 2
-        /// The queue's signalfd (EVFILT_SIGNAL).
+        /// The process's signalfd or the queue's signal mailbox (EVFILT_SIGNAL).
         case signal = 3
     }
 

@@ -7,8 +7,9 @@ internal import CKQueueShims
 #endif
 import SystemPackage
 
-/// The queue's wake-up eventfd: readable exactly while events are ready (see Syscalls.swift
-/// for the conventions).
+/// An eventfd: the queue's wake-up, readable exactly while events are ready, and its signal
+/// mailbox, readable while another queue's thread left it signal counts (see
+/// ``SignalDispatcher``). See Syscalls.swift for the conventions.
 enum EventFD {
     static func create() throws(Errno) -> CInt {
         try retryingInterrupts { eventfd(0, ckq_EFD_CLOEXEC | ckq_EFD_NONBLOCK) }

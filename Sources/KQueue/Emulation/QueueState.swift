@@ -19,8 +19,9 @@ struct QueueState {
     var writeEpoll: CInt = -1
     /// EVFILT_SIGNAL: the knote of each watched signal.
     var signals: [CInt: Int32] = [:]
-    /// EVFILT_SIGNAL: the signalfd, -1 until the first signal is watched.
-    var signalDescriptor: CInt = -1
+    /// EVFILT_SIGNAL: the queue's registration with the process's ``SignalDispatcher`` (its
+    /// signalfd and the queue's mailbox), nil while no signal is watched.
+    var signalWatch: SignalDispatcher.Watch?
     /// EVFILT_PROC: the pidfds, by descriptor.
     var processes: [CInt: ProcessRegistration] = [:]
     /// EVFILT_VNODE and a regular file's EVFILT_READ: the inotify descriptor and its watches.
@@ -46,19 +47,21 @@ struct QueueState {
     }
 
     /// Whether `fd` is one of the descriptors the queue keeps in its epoll set: the wake-up
-    /// eventfd, the timerfd, the signalfd, the write set, a pidfd or the inotify descriptor. A
-    /// user's change never reaches them (see ``DescriptorFilter/validate(_:in:)``); the epoll
-    /// descriptor itself is not listed, since watching a queue in itself is EINVAL, as the
-    /// kernel reports it.
+    /// eventfd, the timerfd, the process's signalfd and the queue's signal mailbox (while it
+    /// watches a signal), the write set, a pidfd or the inotify descriptor. A user's change
+    /// never reaches them (see ``DescriptorFilter/validate(_:in:)``); the epoll descriptor
+    /// itself is not listed, since watching a queue in itself is EINVAL, as the kernel reports
+    /// it.
     func owns(_ fd: CInt) -> Bool {
-        fd == wakeup || fd == timer || fd == signalDescriptor || fd == writeEpoll || processes[fd] != nil
-            || fd == files.descriptor
+        fd == wakeup || fd == timer || fd == signalWatch?.descriptor || fd == signalWatch?.mailbox
+            || fd == writeEpoll || processes[fd] != nil || fd == files.descriptor
     }
 
-    /// Takes a descriptor the queue has just opened (a signalfd, a pidfd, the inotify descriptor)
-    /// for its own. Its number may have been a watched descriptor that was closed without
-    /// EV_DELETE: those knotes are dropped now, so that a user's registration and the queue's
-    /// descriptors never share a number.
+    /// Takes a descriptor the queue has just opened (the signal mailbox, a pidfd, the inotify
+    /// descriptor), or the process's signalfd when the queue starts watching signals, for its
+    /// own. Its number may have been a watched descriptor that was closed without EV_DELETE:
+    /// those knotes are dropped now, so that a user's registration and the queue's descriptors
+    /// never share a number.
     mutating func adopt(_ fd: CInt) {
         DescriptorFilter.forget(fd, in: &self)
         VnodeFilter.forget(descriptor: fd, in: &self)
@@ -66,7 +69,7 @@ struct QueueState {
 
     /// Whether anything but the queue's own descriptors is in the epoll set.
     var watchesSources: Bool {
-        !descriptors.isEmpty || !processes.isEmpty || signalDescriptor >= 0 || files.descriptor >= 0
+        !descriptors.isEmpty || !processes.isEmpty || signalWatch != nil || files.descriptor >= 0
     }
 
     /// A generation for a new epoll registration.
@@ -91,14 +94,18 @@ struct QueueState {
                 if token.descriptor == files.descriptor { VnodeFilter.ready(in: &self) }
             case .descriptor: DescriptorFilter.ready(token, events: event.events, in: &self)
             case .process: ProcessFilter.ready(token, in: &self)
-            case .signal: SignalFilter.ready(in: &self)
+            case .signal:
+                // The signalfd or the mailbox: read in every locked section of a watching queue
+                // (``SignalFilter/ready(in:)``), whatever epoll says.
+                break
             }
         }
     }
 
-    /// The descriptors the queue owns besides its epoll, wake-up and timer descriptors.
+    /// The descriptors the queue owns besides its epoll, wake-up and timer descriptors (the
+    /// signalfd belongs to the ``SignalDispatcher``; the mailbox is the queue's).
     var ownedDescriptors: [CInt] {
-        (signalDescriptor >= 0 ? [signalDescriptor] : []) + (writeEpoll >= 0 ? [writeEpoll] : [])
+        (signalWatch.map { [$0.mailbox] } ?? []) + (writeEpoll >= 0 ? [writeEpoll] : [])
             + (files.descriptor >= 0 ? [files.descriptor] : []) + Array(processes.keys)
     }
 

@@ -7,7 +7,7 @@ internal import CKQueueShims
 #endif
 import SystemPackage
 
-/// The queue's signalfd (see Syscalls.swift for the conventions).
+/// The process's signalfd, kept by ``SignalDispatcher`` (see Syscalls.swift for the conventions).
 enum SignalFD {
     /// Creates a signalfd for `signals`, or changes the set of an existing one (`fd` >= 0).
     ///

@@ -7,7 +7,8 @@ internal import CKQueueShims
 #endif
 import SystemPackage
 
-/// EVFILT_SIGNAL: one signalfd per queue, whose mask is the set of signals the queue watches.
+/// EVFILT_SIGNAL: the queue watches its signals through the process's ``SignalDispatcher``,
+/// which counts every delivery for every queue that watches the signal.
 ///
 /// `ident` is the signal number; EV_CLEAR is always set; `data` counts the deliveries since
 /// the last retrieval, also while the knote is disabled (they are returned at EV_ENABLE).
@@ -18,16 +19,23 @@ import SystemPackage
 /// any signal mask. A signal that reaches a thread where it is not blocked runs its handler
 /// (or its default action) and is not counted. A counted signal is consumed: its handler does
 /// not run and its default action does not happen (on macOS both still happen). A signal
-/// sent to one thread (`pthread_kill`) is seen only while that thread waits in or calls
-/// kevent. Deliveries of the same signal before the queue reads it coalesce into one (Linux
-/// keeps one pending instance of a standard signal). When several queues watch one signal,
-/// each delivery is counted by one of them. A signal number outside 1 ... 64 is EINVAL.
+/// sent to one thread (`pthread_kill`) is counted when that thread calls or waits in kevent
+/// on a queue that watches any signal; then every queue watching it counts it. Deliveries of
+/// the same signal before it is read coalesce into one (Linux keeps one pending instance of a
+/// standard signal). A signal number outside 1 ... 64 is EINVAL.
+///
+/// The queue's part: its knote per signal, a mailbox eventfd in its epoll set (created with
+/// the first watched signal, closed with the last), and in every locked section one
+/// ``SignalDispatcher/collect(_:_:)``, which reads the signalfd in the calling thread and adds
+/// the queue's counts to its knotes.
 enum SignalFilter: EmulatedFilter {
     static func attach(_ knote: Int32, _ change: KEvent, to queue: inout QueueState) -> Errno? {
         guard let signal = CInt(exactly: change.ident), signal >= 1, signal <= 64 else { return .invalidArgument }
         queue.knotes[knote].flags.insert(.clear)
         queue.signals[signal] = knote
-        if let error = updateMask(in: &queue) {
+        do throws(Errno) {
+            try updateWatch(in: &queue)
+        } catch {
             queue.signals[signal] = nil
             return error
         }
@@ -42,44 +50,65 @@ enum SignalFilter: EmulatedFilter {
 
     static func detach(_ knote: Int32, from queue: inout QueueState) {
         queue.signals[CInt(queue.knotes[knote].ident)] = nil
-        // Narrowing the mask of the queue's existing signalfd cannot fail but by a bug.
-        if let error = updateMask(in: &queue) { preconditionFailure("signalfd mask update failed: \(error)") }
+        do throws(Errno) {
+            try updateWatch(in: &queue)
+        } catch {
+            // Narrowing the watch (or leaving) cannot fail but by a bug.
+            preconditionFailure("signal watch update failed: \(error)")
+        }
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
         queue.takeCount(knote)
     }
 
-    /// Reads every pending watched signal and counts it in its knote.
+    /// Reads the pending signals (the process's and the calling thread's) through the
+    /// dispatcher, and counts the queue's deliveries in its knotes.
     static func ready(in queue: inout QueueState) {
-        guard queue.signalDescriptor >= 0 else { return }
-        SignalFD.drain(queue.signalDescriptor) { signal in
+        guard let watch = queue.signalWatch else { return }
+        watch.dispatcher.collect(watch) { signal, count in
             guard let knote = queue.signals[signal] else { return }
-            queue.knotes[knote].expirations += 1
+            queue.knotes[knote].expirations += count
             queue.knotes[knote].isActive = true
             queue.activate(knote)
         }
     }
 
-    /// Gives the signalfd the mask of the watched signals, creating it (in the epoll set) for
-    /// the first one.
-    private static func updateMask(in queue: inout QueueState) -> Errno? {
-        let fd: CInt
-        do throws(Errno) {
-            fd = try SignalFD.set(queue.signalDescriptor, signals: queue.signals.keys)
-        } catch {
-            return error
+    /// Makes the queue's registration with the dispatcher match its knotes: joins with the
+    /// first watched signal (creating the mailbox), changes the mask, or leaves with the last
+    /// (closing the mailbox).
+    private static func updateWatch(in queue: inout QueueState) throws(Errno) {
+        let signals = queue.signals.keys.reduce(UInt64(0)) { $0 | 1 << UInt64($1 - 1) }
+        switch (queue.signalWatch, signals) {
+        case (nil, 0):
+            return
+        case (let watch?, 0):
+            stopWatching(watch, in: &queue)
+        case (let watch?, _):
+            try watch.dispatcher.change(watch, signals: signals)
+        case (nil, _):
+            let mailbox = try EventFD.create()
+            queue.adopt(mailbox)
+            let watch: SignalDispatcher.Watch
+            do throws(Errno) {
+                let token = EpollToken(kind: .signal, descriptor: mailbox, generation: 0)
+                try Epoll.add(queue.epoll, mailbox, events: UInt32(ckq_EPOLLIN), token: token)
+                watch = try SignalDispatcher.current.join(signals: signals, epoll: queue.epoll, mailbox: mailbox)
+            } catch {
+                closeDescriptor(mailbox)
+                throw error
+            }
+            // The dispatcher's signalfd is the queue's own now, as long as it watches.
+            queue.adopt(watch.descriptor)
+            queue.signalWatch = watch
         }
-        guard queue.signalDescriptor < 0 else { return nil }
-        queue.adopt(fd)
-        do throws(Errno) {
-            try Epoll.add(queue.epoll, fd, events: UInt32(ckq_EPOLLIN), token: EpollToken(kind: .signal, descriptor: fd, generation: 0))
-        } catch {
-            closeDescriptor(fd)
-            return error
-        }
-        queue.signalDescriptor = fd
-        return nil
+    }
+
+    /// Leaves the dispatcher and closes the mailbox (which leaves the epoll set with it).
+    static func stopWatching(_ watch: SignalDispatcher.Watch, in queue: inout QueueState) {
+        watch.dispatcher.leave(watch)
+        closeDescriptor(watch.mailbox)
+        queue.signalWatch = nil
     }
 }
 #endif
