@@ -28,11 +28,15 @@ struct EchoTests {
         #expect(configuration.idleTimeout == .milliseconds(250))
         #expect(configuration.maxConnections == 50)
         #expect(try KQTimer.parseAsRoot(["echo-server", "--port", "9"]) is EchoServerCommand)
+        #expect(!defaults.callbacks && defaults.loops == nil)
+        #expect(try EchoServerCommand.parse(["--loops", "4"]).loops == 4)
+        #expect(try EchoServerCommand.parse(["--callbacks"]).callbacks)
     }
 
     @Test("echo-server rejects a zero idle timeout, no connections and malformed values", arguments: [
         ["--idle-timeout", "0ms"], ["--max-connections", "0"], ["--port", "70000"], ["--idle-timeout", "5"],
         ["--idle-timeout", "25h"], ["--max-connections", "1000001"], ["--report-interval", "3000000000s"],
+        ["--loops", "0"], ["--loops", "1025"], ["--callbacks", "--loops", "2"],
     ])
     func serverRejects(arguments: [String]) {
         #expect(throws: (any Error).self) { try EchoServerCommand.parse(arguments) }
