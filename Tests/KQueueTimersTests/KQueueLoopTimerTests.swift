@@ -81,13 +81,17 @@ struct KQueueLoopTimerTests {
             deadlines.append(deadline.nanoseconds)
             scheduler.schedule(at: deadline) { fires.append((index, KQueueClock().now.nanoseconds)) }
         }
-        #expect(scheduler.pendingCount == count)
+        // Asked on the loop, after the timers' jobs and before any of them can fire (asking
+        // from here would wait for the held loop).
+        let pending = SchedulerLog<Int>()
+        #expect(scheduler.execute { pending.append(scheduler.pendingCount) })
         let released = scheduler.now.nanoseconds
         gate.open()
 
         #expect(await schedulerEventually(timeout: .seconds(30)) { fires.count >= count })
         await schedulerPause(.milliseconds(50))
         let log = fires.values
+        #expect(pending.values == [count])
         #expect(log.count == count)
         #expect(Set(log.map(\.index)).count == count, "some timer fired twice")
         let expected = (0..<count).sorted { (deadlines[$0], $0) < (deadlines[$1], $1) }

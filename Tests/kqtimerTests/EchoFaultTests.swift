@@ -74,12 +74,10 @@ struct EchoFaultTests {
 
     @Test("a refused connect is retried until --connect-retry has passed, then counted as refused")
     func refusedConnects() throws {
-        // A port nobody listens on: one the system just gave to a listener that is closed again.
-        let port = try {
-            var configuration = EchoServer.Configuration()
-            configuration.port = 0
-            return try EchoServer(configuration).port
-        }()
+        // A port nobody listens on, held for the test by a socket bound to it.
+        let reservation = try TestSocket.reservePort()
+        defer { _ = close(reservation.fd) }
+        let port = reservation.port
         var client = EchoClient.Configuration()
         client.port = port
         client.connections = 3
@@ -95,11 +93,9 @@ struct EchoFaultTests {
 
     @Test("a client started before its server connects once the server listens")
     func clientBeforeServer() throws {
-        let port = try {
-            var configuration = EchoServer.Configuration()
-            configuration.port = 0
-            return try EchoServer(configuration).port
-        }()
+        // Held by a bound socket (that does not listen) until the server is about to bind it.
+        let reservation = try TestSocket.reservePort()
+        let port = reservation.port
         var client = EchoClient.Configuration()
         client.port = port
         client.connections = 10
@@ -114,6 +110,7 @@ struct EchoFaultTests {
         usleep(100_000)  // the client is refused meanwhile (or not yet started: either way it must connect)
         var configuration = EchoServer.Configuration()
         configuration.port = port
+        _ = close(reservation.fd)
         let server = try EchoServer(configuration)
         let serverThread = ServerThread { try? server.run(every: .seconds(60)) }
         clientThread.join()
@@ -141,7 +138,11 @@ struct EchoFaultTests {
         server.stop()
         thread.join()
 
-        #expect(report.idleCloses == 20)
+        // A client descheduled for longer than the timeout between two of its messages is
+        // closed mid-echo, rightly; every other connection ends by its idle close, never early.
+        #expect(report.idleCloses >= 1)
+        #expect(report.idleCloses + report.closedByServer == 20)
+        #expect(report.mismatches == 0)
         #expect(report.earlyCloses == 0, "closes came \(report.idleCloseMinMs)...\(report.idleCloseMaxMs) ms after the last message")
         #expect(report.idleCloseMinMs >= 20.9)
     }
@@ -149,6 +150,28 @@ struct EchoFaultTests {
 
 /// Raw client sockets for the tests, blocking connect, non-blocking afterwards.
 enum TestSocket {
+    /// A TCP socket bound to a free port of 127.0.0.1, not listening: a connect to the port
+    /// is refused, and no other bind to port 0 gets it while the socket is open.
+    static func reservePort() throws -> (fd: CInt, port: UInt16) {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        try #require(bound, "bind: errno \(errno)")
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
     static func open(port: UInt16) throws -> CInt {
         #if canImport(Glibc)
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
