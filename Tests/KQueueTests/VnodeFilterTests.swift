@@ -479,7 +479,8 @@ struct VnodeFilterTests {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 32)
         guard fgets(&line, CInt(line.count), file) != nil else { return nil }
-        return Int(String(cString: line).filter(\.isNumber))
+        let bytes = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return Int(String(decoding: bytes, as: UTF8.self).filter(\.isNumber))
     }
     #endif
 }

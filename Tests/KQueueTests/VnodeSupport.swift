@@ -96,9 +96,9 @@ func vnodeChange(_ queue: KQueue, _ fd: CInt, sourceLocation: SourceLocation = #
 /// The queue's inotify descriptor: the one in its epoll set that is an inotify instance.
 func inotifyDescriptor(of queue: KQueue) -> CInt? {
     epollTargets(queue.descriptor)?.first { target in
-        var link = [CChar](repeating: 0, count: 64)
+        var link = [UInt8](repeating: 0, count: 64)
         let length = readlink("/proc/self/fd/\(target)", &link, link.count - 1)
-        return length > 0 && String(cString: link) == "anon_inode:inotify"
+        return length > 0 && String(decoding: link[..<length], as: UTF8.self) == "anon_inode:inotify"
     }
 }
 
