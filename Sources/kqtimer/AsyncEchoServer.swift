@@ -187,14 +187,13 @@ package final class AsyncEchoServer: Sendable {
                     break accepting
                 }
                 let open = openCount.wrappingAdd(1, ordering: .relaxed).newValue
+                let isRefused = open > configuration.maxConnections
                 acceptCounters.withLock {
                     $0.accepted += 1
-                    $0.peakOpen = max($0.peakOpen, open)
+                    if isRefused { $0.refused += 1 } else { $0.peakOpen = max($0.peakOpen, open) }
                 }
-                if open > configuration.maxConnections {
-                    acceptCounters.withLock { $0.refused += 1 }
-                    openCount.wrappingSubtract(1, ordering: .relaxed)
-                    Sockets.close(fd)
+                if isRefused {
+                    connectionClosed(fd)
                     continue
                 }
                 let shard = shards[Int(UInt(bitPattern: nextShard.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(shards.count))]

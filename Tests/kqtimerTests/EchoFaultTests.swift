@@ -11,13 +11,13 @@ import kqtimer
 /// The echo server against clients that misbehave (issue 10: faults 1 and 3).
 @Suite("Echo server faults")
 struct EchoFaultTests {
-    @Test("a client that resets while a reply is pending does not kill the server with SIGPIPE (issue 10, fault 1)")
-    func resetWhileReplyPending() throws {
+    @Test("a client that resets while a reply is pending does not kill the server with SIGPIPE (issue 10, fault 1)", arguments: EchoServerKind.allCases)
+    func resetWhileReplyPending(kind: EchoServerKind) throws {
         var configuration = EchoServer.Configuration()
         configuration.port = 0
         configuration.idleTimeout = .seconds(60)
-        let server = try EchoServer(configuration)
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(configuration)
+        let thread = server.start()
         defer {
             server.stop()
             thread.join()
@@ -43,8 +43,8 @@ struct EchoFaultTests {
         #expect(server.statistics.peerClosed >= 3)
     }
 
-    @Test("accept(2) out of descriptors or memory pauses accepting and the server goes on serving (issue 10, fault 2)")
-    func acceptFailures() throws {
+    @Test("accept(2) out of descriptors or memory pauses accepting and the server goes on serving (issue 10, fault 2)", arguments: EchoServerKind.allCases)
+    func acceptFailures(kind: EchoServerKind) throws {
         let failures = Atomic<Int>(0)
         var configuration = EchoServer.Configuration()
         configuration.port = 0
@@ -55,8 +55,8 @@ struct EchoFaultTests {
             if failed < errors.count { throw errors[failed] }
             return try EchoServer.Configuration().acceptConnection(listener)
         }
-        let server = try EchoServer(configuration)
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(configuration)
+        let thread = server.start()
 
         var client = EchoClient.Configuration()
         client.port = server.port
@@ -91,8 +91,8 @@ struct EchoFaultTests {
         #expect(report.retries >= 3)
     }
 
-    @Test("a client started before its server connects once the server listens")
-    func clientBeforeServer() throws {
+    @Test("a client started before its server connects once the server listens", arguments: EchoServerKind.allCases)
+    func clientBeforeServer(kind: EchoServerKind) throws {
         // Held by a bound socket (that does not listen) until the server is about to bind it.
         let reservation = try TestSocket.reservePort()
         let port = reservation.port
@@ -111,8 +111,8 @@ struct EchoFaultTests {
         var configuration = EchoServer.Configuration()
         configuration.port = port
         _ = close(reservation.fd)
-        let server = try EchoServer(configuration)
-        let serverThread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(configuration)
+        let serverThread = server.start()
         clientThread.join()
         server.stop()
         serverThread.join()
@@ -120,13 +120,13 @@ struct EchoFaultTests {
         #expect(report.connected == 10 && report.echoes == 20 && report.lost == 0)
     }
 
-    @Test("an idle timeout with a fraction of a millisecond is never armed shorter (issue 10, fault 3)")
-    func subMillisecondIdleTimeout() throws {
+    @Test("an idle timeout with a fraction of a millisecond is never armed shorter (issue 10, fault 3)", arguments: EchoServerKind.allCases)
+    func subMillisecondIdleTimeout(kind: EchoServerKind) throws {
         var configuration = EchoServer.Configuration()
         configuration.port = 0
         configuration.idleTimeout = .microseconds(20_900)
-        let server = try EchoServer(configuration)
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(configuration)
+        let thread = server.start()
 
         var client = EchoClient.Configuration()
         client.port = server.port
@@ -145,6 +145,77 @@ struct EchoFaultTests {
         #expect(report.mismatches == 0)
         #expect(report.earlyCloses == 0, "closes came \(report.idleCloseMinMs)...\(report.idleCloseMaxMs) ms after the last message")
         #expect(report.idleCloseMinMs >= 20.9)
+    }
+
+    @Test("a half-closed connection gets every echo before the server closes it", arguments: EchoServerKind.allCases)
+    func halfClose(kind: EchoServerKind) throws {
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.idleTimeout = .seconds(60)
+        let server = try kind.make(configuration)
+        try server.serving {
+            for round in 0..<4 {
+                let fd = try TestSocket.open(port: server.port)
+                defer { _ = close(fd) }
+                let message = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ round) }
+                var received: [UInt8] = []
+                var sent = 0
+                var isShutDown = false
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                let clock = ContinuousClock()
+                let end = clock.now + .seconds(60)  // bounds a hang only
+                while clock.now < end {
+                    if sent < message.count {
+                        let count = message[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                        if count > 0 { sent += count }
+                    } else if !isShutDown {
+                        #expect(shutdown(fd, CInt(SHUT_WR)) == 0)
+                        isShutDown = true
+                    }
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if count > 0 {
+                        received += buffer[..<count]
+                    } else if count == 0 {
+                        break  // the server closed after the last echo
+                    } else {
+                        usleep(1000)
+                    }
+                }
+                #expect(isShutDown)
+                #expect(received.count == message.count, "round \(round)")
+                #expect(received == message, "round \(round)")
+            }
+            try TestSocket.waitUntil(limit: .seconds(60)) { server.statistics.peerClosed == 4 }
+            #expect(server.statistics.peerClosed == 4)
+            #expect(server.statistics.errors == 0)
+        }
+    }
+
+    @Test("stop closes every open connection; stop before run makes run return at once", arguments: EchoServerKind.allCases)
+    func stopping(kind: EchoServerKind) throws {
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.idleTimeout = .seconds(600)
+        let server = try kind.make(configuration)
+        let thread = server.start()
+        let sockets = try (0..<10).map { _ in try TestSocket.open(port: server.port) }
+        defer { for fd in sockets { _ = close(fd) } }
+        try TestSocket.waitUntil(limit: .seconds(60)) { server.statistics.open == 10 }
+        #expect(server.statistics.open == 10)
+        server.stop()
+        thread.join()
+        #expect(server.statistics.open == 0)
+        // Each client sees the server's close.
+        for fd in sockets {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            var byte: UInt8 = 0
+            #expect(recv(fd, &byte, 1, 0) <= 0)
+        }
+
+        let early = try kind.make(configuration)
+        early.stop()
+        try early.run(signals: [], every: .seconds(60), report: nil)  // returns: nothing to wait for
+        #expect(early.statistics.accepted == 0)
     }
 }
 

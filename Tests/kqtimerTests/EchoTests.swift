@@ -71,17 +71,17 @@ struct EchoTests {
         #expect(throws: (any Error).self) { try EchoClientCommand.parse(arguments) }
     }
 
-    @Test("50 connections: every echo comes back intact, every connection is closed by its idle timeout, never early")
-    func endToEnd() throws {
+    @Test("200 connections: every echo comes back intact, every connection is closed by its idle timeout, never early", arguments: EchoServerKind.allCases)
+    func endToEnd(kind: EchoServerKind) throws {
         var serverConfiguration = EchoServer.Configuration()
         serverConfiguration.port = 0
         serverConfiguration.idleTimeout = .milliseconds(300)
-        let server = try EchoServer(serverConfiguration)
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(serverConfiguration)
+        let thread = server.start()
 
         var clientConfiguration = EchoClient.Configuration()
         clientConfiguration.port = server.port
-        clientConfiguration.connections = 50
+        clientConfiguration.connections = 200
         clientConfiguration.echoes = 5
         clientConfiguration.messageSize = 1000
         clientConfiguration.idleTimeout = .milliseconds(300)
@@ -90,35 +90,35 @@ struct EchoTests {
         server.stop()
         thread.join()
 
-        #expect(report.connected == 50)
-        #expect(report.echoes == 250)
-        #expect(report.bytesVerified == 250 * 1000)
+        #expect(report.connected == 200)
+        #expect(report.echoes == 1000)
+        #expect(report.bytesVerified == 1000 * 1000)
         #expect(report.mismatches == 0)
-        #expect(report.idleCloses == 50)
+        #expect(report.idleCloses == 200)
         #expect(report.earlyCloses == 0)
         #expect(report.idleCloseMinMs >= 300)
         #expect(report.lost == 0 && report.unfinished == 0)
         #expect(report.isClean(expectingIdleCloses: true))
         let statistics = server.statistics
-        #expect(statistics.accepted == 50)
-        #expect(statistics.echoes >= 250)
-        #expect(statistics.bytes == 250 * 1000)
-        #expect(statistics.idleClosed == 50)
+        #expect(statistics.accepted == 200)
+        #expect(statistics.echoes >= 1000)
+        #expect(statistics.bytes == 1000 * 1000)
+        #expect(statistics.idleClosed == 200)
         #expect(statistics.open == 0)
         #expect(statistics.errors == 0)
     }
 
-    @Test("--host takes a name and an IPv6 address", arguments: ["localhost", "::1"])
-    func hosts(host: String) throws {
+    @Test("--host takes a name and an IPv6 address", arguments: ["localhost", "::1"], EchoServerKind.allCases)
+    func hosts(host: String, kind: EchoServerKind) throws {
         var serverConfiguration = EchoServer.Configuration()
         serverConfiguration.host = host
         serverConfiguration.port = 0
-        let result = Result { () throws(EchoError) in try EchoServer(serverConfiguration) }
+        let result = Result { () throws(EchoError) in try kind.make(serverConfiguration) }
         if case .failure(let error) = result, error.errno == .addressNotAvailable || error.errno == .addressFamilyNotSupported {
             return  // no IPv6 loopback on this machine
         }
         let server = try result.get()
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let thread = server.start()
         if host == "::1" { #expect(server.address.description == "[::1]:\(server.port)") }
 
         var clientConfiguration = EchoClient.Configuration()
@@ -133,14 +133,14 @@ struct EchoTests {
         #expect(report.connected == 5 && report.echoes == 10 && report.lost == 0)
     }
 
-    @Test("connections past --max-connections are closed at once, and the client counts them as lost")
-    func maxConnections() throws {
+    @Test("connections past --max-connections are closed at once, and the client counts them as lost", arguments: EchoServerKind.allCases)
+    func maxConnections(kind: EchoServerKind) throws {
         var serverConfiguration = EchoServer.Configuration()
         serverConfiguration.port = 0
         serverConfiguration.maxConnections = 5
         serverConfiguration.idleTimeout = .seconds(30)
-        let server = try EchoServer(serverConfiguration)
-        let thread = ServerThread { try? server.run(every: .seconds(60)) }
+        let server = try kind.make(serverConfiguration)
+        let thread = server.start()
 
         var clientConfiguration = EchoClient.Configuration()
         clientConfiguration.port = server.port
