@@ -74,6 +74,11 @@ enum DescriptorFilter: EmulatedFilter {
             if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
         }
+        // A new knote's registration looks at the descriptor itself (``attach(_:_:to:)``), and
+        // its EBADF is the same.
+        if change.flags.contains(.add) && queue.knotes.find(ident: change.ident, filter: change.filter) == nil {
+            return nil
+        }
         do throws(Errno) {
             _ = try Descriptor.identity(fd)
             return nil
@@ -110,9 +115,11 @@ enum DescriptorFilter: EmulatedFilter {
         let filter = change.filter
         setThreshold(knote, change, in: &queue)
         if var registration = queue.descriptors[fd] {
+            let before = registration.events(filter)
             registration[filter] = knote
             if let error = register(fd, &registration, in: &queue) { return error }
             queue.descriptors[fd] = registration
+            if registration.events(filter) != before { leaveToEpoll(knote, in: &queue) }
             return watchFile(knote, fd, in: &queue)
         }
         let current: (identity: Descriptor.Identity, type: UInt32)
@@ -138,7 +145,17 @@ enum DescriptorFilter: EmulatedFilter {
             }
         }
         queue.descriptors[fd] = registration
+        if registration.events(filter) != 0 { leaveToEpoll(knote, in: &queue) }
         return watchFile(knote, fd, in: &queue)
+    }
+
+    /// A knote whose direction was just added to (or changed in) an epoll set needs no look at
+    /// the descriptor now: epoll looks at it when the registration is made, and queues an event
+    /// if the direction is ready (EPOLL_CTL_ADD and EPOLL_CTL_MOD both do), which this pass's
+    /// harvest or a later one records (``ready(_:events:in:)``). Marking it evaluated saves
+    /// ``update(_:in:)`` the probe, poll(2) and ioctl(2) of an evaluation.
+    private static func leaveToEpoll(_ knote: Int32, in queue: inout QueueState) {
+        queue.knotes[knote].evaluatedPass = queue.pass
     }
 
     /// Watches a regular file for its read knote, through the queue's inotify descriptor, so

@@ -57,6 +57,11 @@ struct DescriptorRegistration {
         write >= 0 ? ckq_EPOLLET | UInt32(ckq_EPOLLOUT) : 0
     }
 
+    /// The epoll events of `filter`'s direction (read or write), 0 for none.
+    func events(_ filter: KEvent.Filter) -> UInt32 {
+        filter == .read ? readEvents : writeEvents
+    }
+
     /// Whether the descriptor has a registration in either set (the one that tells whether the
     /// number still names the registered file).
     var isRegistered: Bool { readEvents != 0 || writeEvents != 0 }
