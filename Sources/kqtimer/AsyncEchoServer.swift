@@ -347,7 +347,9 @@ private final class Shard: @unchecked Sendable {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     /// Echoes, bytes and endings of the loop's connections; read by `statistics` from any thread.
     let counters = Mutex(EchoServer.Statistics())
+    /// Connections handed over and not yet taken: `arrived[taken...]`.
     private var arrived: [CInt] = []
+    private var taken = 0
     private var waiter: CheckedContinuation<CInt?, Never>?
     private var isFinished = false
 
@@ -357,7 +359,7 @@ private final class Shard: @unchecked Sendable {
 
     deinit {
         buffer.deallocate()
-        for fd in arrived { Sockets.close(fd) }
+        for fd in arrived[taken...] { Sockets.close(fd) }
     }
 
     /// On the loop: a connection for this loop.
@@ -383,7 +385,15 @@ private final class Shard: @unchecked Sendable {
     /// On the loop: the next connection, waiting for one; nil once ``finish()`` was called
     /// and every connection was taken.
     func next() async -> CInt? {
-        if !arrived.isEmpty { return arrived.removeFirst() }
+        if taken < arrived.count {
+            let fd = arrived[taken]
+            taken += 1
+            if taken == arrived.count {
+                arrived.removeAll(keepingCapacity: true)
+                taken = 0
+            }
+            return fd
+        }
         if isFinished { return nil }
         return await withCheckedContinuation { waiter = $0 }
     }
