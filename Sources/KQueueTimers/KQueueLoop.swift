@@ -223,24 +223,35 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             runTimers()
             if core.isStopRequested { return }
             if !state.pointee.ready.isEmpty {
-                busyTurns &+= 1
-                // Changes for waiting tasks go to the kernel at once; events are polled every 64th.
-                if busyTurns & 63 == 0 || !state.pointee.events.changes.isEmpty { wait(timeout: 0) }
+                pollWhileBusy()
                 return
             }
-            busyTurns = 0
             guard let wake = state.pointee.timers.nextWake else {
+                busyTurns = 0
                 wait(timeout: nil)
                 return
             }
             let now = TimerClock.now()
-            guard wake > now else { return }
+            guard wake > now else {
+                // Timers came due meanwhile: the loop is busy with them.
+                pollWhileBusy()
+                return
+            }
+            busyTurns = 0
             if core.spin > 0 && now.distanceSaturating(to: wake) <= core.spin {
                 if !state.pointee.events.changes.isEmpty { wait(timeout: 0) }
                 spin(until: wake)
             } else {
                 wait(timeout: now.distanceSaturating(to: wake) - core.spin)
             }
+        }
+
+        /// A turn with more work ready (jobs, or timers due) does not sleep, but the kernel is
+        /// not left out: changes for waiting tasks go to it at once, and its events are polled
+        /// every 64th busy turn, so I/O is served while jobs or timers keep coming.
+        func pollWhileBusy() {
+            busyTurns &+= 1
+            if busyTurns & 63 == 0 || !state.pointee.events.changes.isEmpty { wait(timeout: 0) }
         }
 
         // Messages and jobs move out of their lists (see `drain`), never copied: a job's
