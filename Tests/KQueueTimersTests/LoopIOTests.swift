@@ -92,7 +92,7 @@ struct LoopReadinessTests {
         #expect(await loop.eventRegistrationCount == 0)
     }
 
-    @Test("readable reports end-of-file when the last writer is gone", .disabled("on Linux the end-of-file event is sometimes never delivered when these tests run in parallel with others: the loop waits in ppoll with the knote added; open defect"))
+    @Test("readable reports end-of-file when the last writer is gone")
     func pipeEndOfFile() async throws {
         let loop = try KQueueLoop()
         defer { loop.shutdown() }
@@ -105,7 +105,7 @@ struct LoopReadinessTests {
         #expect(readiness.isEndOfFile && readiness.count == 0 && readiness.error == nil)
     }
 
-    @Test("a connection reset is end-of-file with ECONNRESET", .disabled("on Linux the end-of-file event is sometimes never delivered when these tests run in parallel with others: the loop waits in ppoll with the knote added; open defect"))
+    @Test("a connection reset is end-of-file with ECONNRESET")
     func resetIsError() async throws {
         let loop = try KQueueLoop()
         defer { loop.shutdown() }
