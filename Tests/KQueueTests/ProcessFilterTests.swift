@@ -199,6 +199,27 @@ struct ProcessFilterTests {
         #expect(event.ident == UInt(r) && event.flags.contains(.eof) && event.data == 0)
     }
 
+    #if os(Linux)
+    @Test("a spawned child's standard input and outputs are /dev/null, never the test runner's output")
+    func childHasNoRunnerOutput() throws {
+        // A child that outlived the test process (a test that died before its kill, say) and
+        // held the runner's output pipe would keep `swift test` waiting for the end of that
+        // output, with the test process exited and not reaped.
+        let pid = try spawnShell("exec sleep 30")
+        defer {
+            kill(pid, SIGKILL)
+            reap(pid)
+        }
+        for fd in 0...2 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            let count = readlink("/proc/\(pid)/fd/\(fd)", &buffer, buffer.count - 1)
+            try #require(count > 0)
+            let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            #expect(target == "/dev/null", "descriptor \(fd) of the child is \(target)")
+        }
+    }
+    #endif
+
     // MARK: fork(2)
 
     @Test("a forked child cannot use its parent's queue (EBADF, descriptor -1) and takes none of its events")

@@ -63,6 +63,19 @@ private func ioDrain(_ fd: CInt) -> Int {
     return total
 }
 
+#if os(Linux)
+/// The name of process `pid` (/proc/PID/comm), "" if it cannot be read.
+private func ioProcessName(_ pid: pid_t) -> String {
+    let fd = open("/proc/\(pid)/comm", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0 else { return "" }
+    return String(decoding: buffer[..<count].prefix { $0 != 10 }, as: UTF8.self)
+}
+#endif
+
 /// Waits (up to 60 s: the limit only keeps a failing test from hanging) until `condition`.
 private func ioEventually(_ condition: () async -> Bool) async throws {
     for _ in 0..<60_000 {
@@ -288,6 +301,10 @@ struct LoopProcessTests {
         let sleeper = try spawn("exec sleep 600")
         let killed = Task(executorPreference: loop) { try await loop.processExit(sleeper) }
         try await ioEventually { await loop.eventRegistrationCount == 1 }
+        #if os(Linux)
+        // The process killed is the sleep itself, not a shell whose sleep would outlive it.
+        try await ioEventually { ioProcessName(sleeper) == "sleep" }
+        #endif
         kill(sleeper, SIGKILL)
         #expect(try await killed.value.signal == SIGKILL)
         var status: CInt = 0
