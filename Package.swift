@@ -95,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KQueueTimersTests",
-            dependencies: ["KQueueTimers", "KQueue", "GlobalExecutorCheck"],
+            dependencies: ["KQueueTimers", "KQueue", "CKQueueShims", "GlobalExecutorCheck"],
             swiftSettings: upcoming + [.define("KQ_EXPERIMENTAL_EXECUTORS", .when(traits: ["ExperimentalExecutors"]))]
         ),
         .testTarget(

@@ -58,7 +58,7 @@ struct ProcessFilterTests {
 
     @Test("a child killed by a signal: data is the signal number")
     func killed() throws {
-        let pid = try spawnShell("sleep 30")
+        let pid = try spawnShell("exec sleep 30")
         defer { reap(pid) }
         let q = try KQueue()
         try q.kevent(changes: [processEvent(pid)])
@@ -158,7 +158,7 @@ struct ProcessFilterTests {
     #if os(Linux)
     @Test("NOTE_FORK, NOTE_EXEC and other bits are EINVAL (Linux: only NOTE_EXIT is emulated)")
     func unsupportedNotes() throws {
-        let pid = try spawnShell("sleep 30")
+        let pid = try spawnShell("exec sleep 30")
         defer {
             kill(pid, SIGKILL)
             reap(pid)
@@ -167,6 +167,55 @@ struct ProcessFilterTests {
         for bit: UInt32 in [0x4000_0000, 0x2000_0000, 0x0800_0000] {
             let change = processEvent(pid, fflags: KEvent.FilterFlags(rawValue: bit).union(.exit))
             #expect(try outcome(q, change) == .invalidArgument)
+        }
+    }
+    #endif
+
+    // MARK: The test process's descriptors
+
+    @Test("a spawned child holds none of the test process's descriptors: a pipe's writer closed while it runs is EV_EOF")
+    func childHoldsNoDescriptors() throws {
+        // Suites run in parallel: a child spawned by one test while another test's pipe or socket
+        // is open must not keep it open, or closing it there is never end-of-file (nor a reset).
+        // Not close-on-exec, like most descriptors a program opens; numbered from 64 up, since
+        // Swift Testing's exit-test children keep the parent's descriptors 3 to 8.
+        var fds: [CInt] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        let (r, w) = (fcntl(fds[0], F_DUPFD, 64), fcntl(fds[1], F_DUPFD, 64))
+        close(fds[0])
+        close(fds[1])
+        try #require(r >= 64 && w >= 64)
+        defer { close(r) }
+        let pid = try spawnShell("exec sleep 30")
+        defer {
+            kill(pid, SIGKILL)
+            reap(pid)
+        }
+        close(w)
+        let q = try KQueue()
+        try q.kevent(changes: [readEvent(r, [.add, .oneshot])])
+        // The limit is far below the child's 30 s: a child that holds the writer fails the test.
+        let event = try #require(waitForEvents(q, limit: .seconds(10)).events.first)
+        #expect(event.ident == UInt(r) && event.flags.contains(.eof) && event.data == 0)
+    }
+
+    #if os(Linux)
+    @Test("a spawned child's standard input and outputs are /dev/null, never the test runner's output")
+    func childHasNoRunnerOutput() throws {
+        // A child that outlived the test process (a test that died before its kill, say) and
+        // held the runner's output pipe would keep `swift test` waiting for the end of that
+        // output, with the test process exited and not reaped.
+        let pid = try spawnShell("exec sleep 30")
+        defer {
+            kill(pid, SIGKILL)
+            reap(pid)
+        }
+        for fd in 0...2 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            let count = readlink("/proc/\(pid)/fd/\(fd)", &buffer, buffer.count - 1)
+            try #require(count > 0)
+            let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            #expect(target == "/dev/null", "descriptor \(fd) of the child is \(target)")
         }
     }
     #endif

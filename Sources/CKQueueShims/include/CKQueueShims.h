@@ -101,6 +101,15 @@ static inline int ckq_ppoll(struct pollfd *fds, unsigned long count, struct time
     return (int)syscall(SYS_ppoll, fds, count, timeout, NULL, 0);
 }
 
+// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the child closes every descriptor
+// from `from` up before it runs the program. <spawn.h> declares it only under _GNU_SOURCE, which
+// the importing Swift module does not define, and this module does not include <spawn.h> (the
+// Glibc module has it), so the actions are a plain pointer to a posix_spawn_file_actions_t.
+extern int posix_spawn_file_actions_addclosefrom_np(void *actions, int from);
+static inline int ckq_posix_spawn_file_actions_addclosefrom(void *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
 #endif // __linux__
 
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) \
