@@ -63,6 +63,7 @@ let package = Package(
             name: "KQueueTimers",
             dependencies: [
                 "KQueue",
+                .target(name: "CKQueueShims", condition: .when(platforms: [.linux])),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: upcoming + [

@@ -2,6 +2,10 @@ import KQueue
 import SystemPackage
 import Synchronization
 
+#if os(Linux)
+internal import CKQueueShims
+#endif
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)
@@ -39,6 +43,7 @@ final class LoopThread: Sendable {
             nil,
             { argument in
                 let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
+                nameCurrentThread("KQueueLoop")
                 start.thread.id.store(currentThreadID(), ordering: .releasing)
                 start.body()
                 return nil
@@ -74,6 +79,16 @@ final class LoopThread: Sendable {
             pthread_join(thread, nil)
         }
     }
+}
+
+/// Names the calling thread, as debuggers, `top -H` and crash reports show it (at most 15
+/// bytes on Linux).
+private func nameCurrentThread(_ name: String) {
+    #if os(Linux)
+    _ = ckq_name_current_thread(name)
+    #elseif canImport(Darwin)
+    _ = pthread_setname_np(name)
+    #endif
 }
 
 /// An identifier of the calling thread, cheap to read.

@@ -3,6 +3,10 @@ import KQueueTimers
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// An actor that runs on a loop.
 private actor LoopActor {
     let loop: KQueueLoop
@@ -31,6 +35,22 @@ private actor LoopActor {
 
 @Suite("KQueueLoop as an executor")
 struct KQueueLoopTests {
+    #if os(Linux)
+    @Test("The loop's thread is named KQueueLoop (what debuggers, top -H and crash reports show)")
+    func threadName() async throws {
+        let loop = try KQueueLoop()
+        defer { loop.shutdown() }
+        let name = await Task(executorPreference: loop) { () -> String in
+            let fd = open("/proc/thread-self/comm", O_RDONLY)
+            defer { close(fd) }
+            var bytes = [UInt8](repeating: 0, count: 32)
+            let count = read(fd, &bytes, bytes.count)
+            return String(decoding: bytes[..<max(count, 0)], as: UTF8.self)
+        }.value
+        #expect(name == "KQueueLoop\n")
+    }
+    #endif
+
     @Test("A task that prefers the loop runs on its thread, before and after sleeping on it")
     func taskRunsOnLoop() async throws {
         let loop = try KQueueLoop()

@@ -101,6 +101,12 @@ static inline int ckq_ppoll(struct pollfd *fds, unsigned long count, struct time
     return (int)syscall(SYS_ppoll, fds, count, timeout, NULL, 0);
 }
 
+// Names the calling thread (prctl PR_SET_NAME: 15 bytes and a NUL at most); glibc declares
+// pthread_setname_np only under _GNU_SOURCE, which the importing Swift module does not define.
+static inline int ckq_name_current_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
 // posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the child closes every descriptor
 // from `from` up before it runs the program. <spawn.h> declares it only under _GNU_SOURCE, which
 // the importing Swift module does not define, and this module does not include <spawn.h> (the
