@@ -224,15 +224,8 @@ enum TestSocket {
     /// A TCP socket bound to a free port of 127.0.0.1, not listening: a connect to the port
     /// is refused, and no other bind to port 0 gets it while the socket is open.
     static func reservePort() throws -> (fd: CInt, port: UInt16) {
-        #if canImport(Glibc)
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        try #require(fd >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let fd = try makeSocket()
+        var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -243,17 +236,27 @@ enum TestSocket {
         return (fd, UInt16(bigEndian: address.sin_port))
     }
 
-    static func open(port: UInt16) throws -> CInt {
+    private static func makeSocket() throws -> CInt {
         #if canImport(Glibc)
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         try #require(fd >= 0)
+        return fd
+    }
+
+    private static func loopback(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        return address
+    }
+
+    static func open(port: UInt16) throws -> CInt {
+        let fd = try makeSocket()
+        var address = loopback(port: port)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
