@@ -81,9 +81,16 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Helpers the test targets share: a child process that holds none of their descriptors.
+        .target(
+            name: "TestSupport",
+            dependencies: ["CKQueueShims", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/TestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "KQueueTests",
-            dependencies: ["KQueue", "CKQueueShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["KQueue", "CKQueueShims", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: upcoming
         ),
         // A program that installs a loop as the global executor: run by KQueueTimersTests in a
@@ -96,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KQueueTimersTests",
-            dependencies: ["KQueueTimers", "KQueue", "CKQueueShims", "GlobalExecutorCheck"],
+            dependencies: ["KQueueTimers", "KQueue", "TestSupport", "GlobalExecutorCheck"],
             swiftSettings: upcoming + [.define("KQ_EXPERIMENTAL_EXECUTORS", .when(traits: ["ExperimentalExecutors"]))]
         ),
         .testTarget(

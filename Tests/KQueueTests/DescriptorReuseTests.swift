@@ -3,6 +3,7 @@ import CKQueueShims
 @preconcurrency import Glibc
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// A descriptor closed without EV_DELETE whose number then names another file of the same

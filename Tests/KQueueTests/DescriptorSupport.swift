@@ -128,43 +128,6 @@ func temporaryPath(_ name: String) -> String {
     "/tmp/kqueue-tests-\(getpid())-\(name)-\(UInt32.random(in: 0 ... .max))"
 }
 
-/// Starts `/bin/sh -c script` as a child; returns its pid.
-///
-/// The child holds none of the test process's descriptors: its standard input and outputs are
-/// /dev/null, and every other descriptor is closed before the shell starts, close-on-exec or
-/// not. Suites run in parallel: a child that kept another test's pipe or socket open would keep
-/// that test from ever seeing end-of-file (or a reset) when it closes its end, for as long as
-/// the child lives; and a child that outlived the test process would keep the runner's output
-/// open. dash forks even the lone command of `sh -c`, so a script whose child is killed starts
-/// its command with `exec`: the kill then reaches the command, and nothing is left running.
-func spawnShell(_ script: String) throws -> pid_t {
-    var pid: pid_t = 0
-    let arguments = ["/bin/sh", "-c", script]
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { for argument in argv { free(argument) } }
-    #if canImport(Darwin)
-    var actions: posix_spawn_file_actions_t?
-    var attributes: posix_spawnattr_t?
-    #else
-    var actions = posix_spawn_file_actions_t()
-    var attributes = posix_spawnattr_t()
-    #endif
-    try #require(posix_spawn_file_actions_init(&actions) == 0)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    try #require(posix_spawnattr_init(&attributes) == 0)
-    defer { posix_spawnattr_destroy(&attributes) }
-    for (fd, mode) in [(CInt(0), O_RDONLY), (1, O_WRONLY), (2, O_WRONLY)] {
-        try #require(posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", mode, 0) == 0)
-    }
-    #if os(Linux)
-    try closeDescriptors(from: 3, in: &actions)
-    #elseif canImport(Darwin)
-    try #require(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_CLOEXEC_DEFAULT)) == 0)
-    #endif
-    try #require(posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, environ) == 0)
-    return pid
-}
-
 /// Waits until the child is a zombie (exited, not reaped), up to 60 s (a child exits in
 /// milliseconds; the limit only keeps a failing test from hanging, and reaching it is an issue).
 func waitUntilExited(_ pid: pid_t, sourceLocation: SourceLocation = #_sourceLocation) {

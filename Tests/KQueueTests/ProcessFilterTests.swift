@@ -5,6 +5,7 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_PROC with NOTE_EXIT, darwin profile (KQUEUE.md §7.4), and fork(2) (§2).

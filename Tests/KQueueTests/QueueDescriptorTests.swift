@@ -3,6 +3,7 @@ import CKQueueShims
 @preconcurrency import Glibc
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// The descriptors a Linux queue keeps inside its epoll set (the wake-up eventfd, the timerfd,

@@ -280,11 +280,3 @@ func epollTargets(_ fd: CInt) -> [CInt]? {
     return targets.sorted()
 }
 
-#if os(Linux)
-/// Makes a child spawned with `actions` close every descriptor from `first` up before it runs
-/// its program (posix_spawn_file_actions_addclosefrom_np(3), through the shim: this file
-/// imports it).
-func closeDescriptors(from first: CInt, in actions: inout posix_spawn_file_actions_t) throws {
-    try #require(ckq_posix_spawn_file_actions_addclosefrom(&actions, first) == 0)
-}
-#endif

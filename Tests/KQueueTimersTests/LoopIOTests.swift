@@ -3,12 +3,10 @@
 #elseif canImport(Darwin)
 import Darwin
 #endif
-#if os(Linux)
-import CKQueueShims
-#endif
 import KQueue
 @testable import KQueueTimers
 import SystemPackage
+import TestSupport
 import Testing
 
 // Helpers of the loop's I/O suites; names start with `io` so they cannot clash with others.
@@ -302,36 +300,10 @@ private let ioStream = SOCK_STREAM
 
 @Suite("KQueueLoop: process exits")
 struct LoopProcessTests {
-    /// Starts `/bin/sh -c script`, holding none of the test process's descriptors (0, 1 and 2
-    /// are /dev/null, the rest are closed): a child spawned while another test's pipe or socket
-    /// is open must not keep it open, or closing it there is never end-of-file. A script whose
-    /// child is killed `exec`s its command (dash forks even a lone command), so the kill reaches it.
+    /// Starts `/bin/sh -c script` holding none of the test process's descriptors
+    /// (``spawnShell(_:)``).
     private func spawn(_ script: String) throws -> pid_t {
-        var pid: pid_t = 0
-        let arguments = ["/bin/sh", "-c", script]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        #if canImport(Darwin)
-        var actions: posix_spawn_file_actions_t?
-        var attributes: posix_spawnattr_t?
-        #else
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        #endif
-        try #require(posix_spawn_file_actions_init(&actions) == 0)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        try #require(posix_spawnattr_init(&attributes) == 0)
-        defer { posix_spawnattr_destroy(&attributes) }
-        for (fd, mode) in [(CInt(0), O_RDONLY), (1, O_WRONLY), (2, O_WRONLY)] {
-            try #require(posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", mode, 0) == 0)
-        }
-        #if os(Linux)
-        try #require(ckq_posix_spawn_file_actions_addclosefrom(&actions, 3) == 0)
-        #elseif canImport(Darwin)
-        try #require(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_CLOEXEC_DEFAULT)) == 0)
-        #endif
-        try #require(posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, environ) == 0)
-        return pid
+        try spawnShell(script)
     }
 
     @Test("processExit reports the exit code and the killing signal, and leaves the status for waitpid")
