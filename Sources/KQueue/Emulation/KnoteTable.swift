@@ -1,12 +1,13 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
 
-/// The knotes of one queue: slab storage addressed by `Int32` indices, a ``KnoteIndex`` by
-/// (ident, filter), and the ready queue (an intrusive doubly linked list through the knotes).
+/// The knotes of one queue: slab storage addressed by `Int32` indices (a ``SegmentedArray``, so
+/// a knote never moves), a ``KnoteIndex`` by (ident, filter), and the ready queue (an intrusive
+/// doubly linked list through the knotes).
 ///
 /// - Complexity: lookup, insert, remove, enqueue and dequeue are O(1) (the lookup is one
 ///   probe of the ``KnoteIndex`` on average).
 struct KnoteTable {
-    private var storage: ContiguousArray<Knote> = []
+    private var storage = SegmentedArray<Knote>()
     private var freeSlots: [Int32] = []
     private var lookup = KnoteIndex()
 
