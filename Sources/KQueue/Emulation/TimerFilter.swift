@@ -117,13 +117,18 @@ enum TimerFilter: EmulatedFilter {
         }
 
         if queue.knotes[knote].heapIndex >= 0 { queue.timers.remove(knote, in: &queue.knotes) }
-        queue.knotes[knote].sfflags = change.fflags.rawValue
-        queue.knotes[knote].sdata = change.data
-        queue.knotes[knote].deadline = deadline
-        queue.knotes[knote].period = period
-        queue.knotes[knote].expirations = 0
-        queue.knotes[knote].isActive = false
+        start(&queue.knotes[knote], change, deadline: deadline, period: period)
         return nil
+    }
+
+    /// Records a valid change in the knote, in one access to the table.
+    private static func start(_ timer: inout Knote, _ change: KEvent, deadline: Int64, period: Int64) {
+        timer.sfflags = change.fflags.rawValue
+        timer.sdata = change.data
+        timer.deadline = deadline
+        timer.period = period
+        timer.expirations = 0
+        timer.isActive = false
     }
 }
 #endif
