@@ -37,8 +37,8 @@ struct DeadlineHeap {
                 siftDown(Int(position), in: &table)
             }
         } else {
+            // siftUp records the entry's final position in the knote.
             entries.append(entry)
-            table[knote].heapIndex = Int32(entries.count - 1)
             siftUp(entries.count - 1, in: &table)
         }
     }

@@ -35,10 +35,11 @@ enum TimerFilter: EmulatedFilter {
     }
 
     static func update(_ knote: Int32, in queue: inout QueueState) {
-        let shouldRun = queue.knotes[knote].isEnabled && queue.knotes[knote].deadline != never
-        let isArmed = queue.knotes[knote].heapIndex >= 0
+        let timer = queue.knotes[knote]
+        let shouldRun = timer.isEnabled && timer.deadline != never
+        let isArmed = timer.heapIndex >= 0
         if shouldRun && !isArmed {
-            queue.timers.schedule(knote, at: queue.knotes[knote].deadline, in: &queue.knotes)
+            queue.timers.schedule(knote, at: timer.deadline, in: &queue.knotes)
         } else if !shouldRun && isArmed {
             queue.timers.remove(knote, in: &queue.knotes)
         }
