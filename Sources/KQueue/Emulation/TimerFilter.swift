@@ -37,16 +37,16 @@ enum TimerFilter: EmulatedFilter {
     static func update(_ knote: Int32, in queue: inout QueueState) {
         let timer = queue.knotes[knote]
         let shouldRun = timer.isEnabled && timer.deadline != never
-        let isArmed = timer.heapIndex >= 0
+        let isArmed = queue.timers.isArmed(knote)
         if shouldRun && !isArmed {
-            queue.timers.schedule(knote, at: timer.deadline, in: &queue.knotes)
+            queue.timers.schedule(knote, at: timer.deadline)
         } else if !shouldRun && isArmed {
-            queue.timers.remove(knote, in: &queue.knotes)
+            queue.timers.remove(knote)
         }
     }
 
     static func detach(_ knote: Int32, from queue: inout QueueState) {
-        queue.timers.remove(knote, in: &queue.knotes)
+        queue.timers.remove(knote)
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
@@ -74,9 +74,9 @@ enum TimerFilter: EmulatedFilter {
             queue.knotes[knote].expirations = overflow ? Int.max : count
             queue.knotes[knote].deadline = next
             if next == never {
-                queue.timers.remove(knote, in: &queue.knotes)
+                queue.timers.remove(knote)
             } else {
-                queue.timers.schedule(knote, at: next, in: &queue.knotes)
+                queue.timers.schedule(knote, at: next)
             }
             queue.knotes[knote].isActive = true
             queue.activate(knote)
@@ -117,7 +117,7 @@ enum TimerFilter: EmulatedFilter {
             }
         }
 
-        if queue.knotes[knote].heapIndex >= 0 { queue.timers.remove(knote, in: &queue.knotes) }
+        queue.timers.remove(knote)
         start(&queue.knotes[knote], change, deadline: deadline, period: period)
         return nil
     }
