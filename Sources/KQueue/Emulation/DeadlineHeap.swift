@@ -2,8 +2,11 @@
 
 /// The armed timers of one queue, ordered by deadline: a binary min-heap of knote indices.
 ///
-/// Each knote records its position (``Knote/heapIndex``), so a timer is removed or moved
-/// without a search. Equal deadlines come out in the order they were armed.
+/// The heap records the position of each armed knote, so a timer is removed or moved without a
+/// search. The positions are an array of the heap's own, by knote index, not a field of the
+/// knotes: a sift writes the new position of every entry it moves, and those writes go to 4
+/// bytes a knote in one dense array rather than into knotes scattered over the table.
+/// Equal deadlines come out in the order they were armed.
 ///
 /// - Complexity: `insert`, `remove` and `update` are O(log n); `first` is O(1).
 struct DeadlineHeap {
@@ -18,62 +21,76 @@ struct DeadlineHeap {
     }
 
     private var entries: ContiguousArray<Entry> = []
+    /// Each knote's position in `entries`, -1 while it is not armed; as long as the highest
+    /// knote index armed so far, plus one.
+    private var positions: ContiguousArray<Int32> = []
     private var nextSequence: UInt64 = 0
 
     var count: Int { entries.count }
     var first: Entry? { entries.first }
 
+    /// Whether `knote` is armed.
+    func isArmed(_ knote: Int32) -> Bool {
+        position(of: knote) >= 0
+    }
+
+    private func position(of knote: Int32) -> Int {
+        Int(knote) < positions.count ? Int(positions[Int(knote)]) : -1
+    }
+
     /// Arms `knote` at `deadline`, or moves it there if it is armed already.
-    mutating func schedule(_ knote: Int32, at deadline: Int64, in table: inout KnoteTable) {
+    mutating func schedule(_ knote: Int32, at deadline: Int64) {
         let entry = Entry(deadline: deadline, sequence: nextSequence, knote: knote)
         nextSequence &+= 1
-        let position = table[knote].heapIndex
+        let position = position(of: knote)
         if position >= 0 {
-            let old = entries[Int(position)]
-            entries[Int(position)] = entry
+            let old = entries[position]
+            entries[position] = entry
             if entry.precedes(old) {
-                siftUp(Int(position), in: &table)
+                siftUp(position)
             } else {
-                siftDown(Int(position), in: &table)
+                siftDown(position)
             }
         } else {
+            while positions.count <= Int(knote) { positions.append(-1) }
+            // siftUp records the entry's final position.
             entries.append(entry)
-            table[knote].heapIndex = Int32(entries.count - 1)
-            siftUp(entries.count - 1, in: &table)
+            siftUp(entries.count - 1)
         }
     }
 
     /// Disarms `knote` if it is armed.
-    mutating func remove(_ knote: Int32, in table: inout KnoteTable) {
-        let position = Int(table[knote].heapIndex)
+    mutating func remove(_ knote: Int32) {
+        let position = position(of: knote)
         guard position >= 0 else { return }
-        table[knote].heapIndex = -1
+        positions[Int(knote)] = -1
         let last = entries.removeLast()
         guard position < entries.count else { return }
         entries[position] = last
-        table[last.knote].heapIndex = Int32(position)
+        positions[Int(last.knote)] = Int32(position)
         if position > 0 && last.precedes(entries[(position - 1) / 2]) {
-            siftUp(position, in: &table)
+            siftUp(position)
         } else {
-            siftDown(position, in: &table)
+            siftDown(position)
         }
     }
 
-    private mutating func siftUp(_ start: Int, in table: inout KnoteTable) {
+    private mutating func siftUp(_ start: Int) {
         var child = start
         let entry = entries[child]
         while child > 0 {
             let parent = (child - 1) / 2
-            guard entry.precedes(entries[parent]) else { break }
-            entries[child] = entries[parent]
-            table[entries[child].knote].heapIndex = Int32(child)
+            let moved = entries[parent]
+            guard entry.precedes(moved) else { break }
+            entries[child] = moved
+            positions[Int(moved.knote)] = Int32(child)
             child = parent
         }
         entries[child] = entry
-        table[entry.knote].heapIndex = Int32(child)
+        positions[Int(entry.knote)] = Int32(child)
     }
 
-    private mutating func siftDown(_ start: Int, in table: inout KnoteTable) {
+    private mutating func siftDown(_ start: Int) {
         var parent = start
         let entry = entries[parent]
         let count = entries.count
@@ -81,13 +98,14 @@ struct DeadlineHeap {
             var child = 2 * parent + 1
             guard child < count else { break }
             if child + 1 < count && entries[child + 1].precedes(entries[child]) { child += 1 }
-            guard entries[child].precedes(entry) else { break }
-            entries[parent] = entries[child]
-            table[entries[parent].knote].heapIndex = Int32(parent)
+            let moved = entries[child]
+            guard moved.precedes(entry) else { break }
+            entries[parent] = moved
+            positions[Int(moved.knote)] = Int32(parent)
             parent = child
         }
         entries[parent] = entry
-        table[entry.knote].heapIndex = Int32(parent)
+        positions[Int(entry.knote)] = Int32(parent)
     }
 }
 #endif

@@ -204,6 +204,15 @@ final class EmulatedQueue: Sendable {
         into events: inout [KEvent],
         state: inout QueueState
     ) throws(Errno) -> Int {
+        // No room for any entry: the first failure throws, receipts are dropped. A loop of its
+        // own, so that a call without an events buffer never asks for a uniquely referenced
+        // one (the empty array's shared storage is never unique: the check would copy it).
+        if events.isEmpty {
+            for change in changes {
+                if let error = state.apply(change) { throw error }
+            }
+            return 0
+        }
         var written = 0
         for change in changes {
             let error = state.apply(change)

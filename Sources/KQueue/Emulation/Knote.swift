@@ -7,7 +7,7 @@
 /// filter named by `filter` (``TimerFilter``, ``UserFilter``, ``DescriptorFilter``,
 /// ``SignalFilter``, ``ProcessFilter``, ``VnodeFilter``).
 struct Knote {
-    // The fields are ordered so that the small ones share words: 96 bytes a knote.
+    // The fields are ordered so that the small ones share words: 88 bytes a knote.
     var ident: UInt
     var udata: UInt
     var filter: KEvent.Filter
@@ -48,8 +48,6 @@ struct Knote {
     var period: Int64 = 0
     /// Timer: expirations not yet returned. Signal: deliveries not yet returned.
     var expirations = 0
-    /// Timer: position in the deadline heap, or -1 while it is not armed.
-    var heapIndex: Int32 = -1
 
     /// Ready-queue links (indices into the knote table), -1 for none.
     var previous: Int32 = -1

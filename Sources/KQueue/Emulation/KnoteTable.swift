@@ -1,12 +1,13 @@
 #if os(Linux) && !KQUEUE_LIBKQUEUE
 
-/// The knotes of one queue: slab storage addressed by `Int32` indices, a ``KnoteIndex`` by
-/// (ident, filter), and the ready queue (an intrusive doubly linked list through the knotes).
+/// The knotes of one queue: slab storage addressed by `Int32` indices (a ``SegmentedArray``, so
+/// a knote never moves), a ``KnoteIndex`` by (ident, filter), and the ready queue (an intrusive
+/// doubly linked list through the knotes).
 ///
 /// - Complexity: lookup, insert, remove, enqueue and dequeue are O(1) (the lookup is one
 ///   probe of the ``KnoteIndex`` on average).
 struct KnoteTable {
-    private var storage: ContiguousArray<Knote> = []
+    private var storage = SegmentedArray<Knote>()
     private var freeSlots: [Int32] = []
     private var lookup = KnoteIndex()
 
@@ -23,7 +24,9 @@ struct KnoteTable {
     }
 
     func find(ident: UInt, filter: KEvent.Filter) -> Int32? {
-        lookup.find(ident: ident, filter: filter.rawValue)
+        lookup.find(hash: KnoteIndex.hash(ident: ident, filter: filter.rawValue)) { knote in
+            storage[Int(knote)].ident == ident && storage[Int(knote)].filter == filter
+        }
     }
 
     mutating func insert(_ knote: Knote) -> Int32 {
@@ -36,7 +39,7 @@ struct KnoteTable {
             index = Int32(storage.count)
             storage.append(knote)
         }
-        lookup.insert(ident: knote.ident, filter: knote.filter.rawValue, knote: index)
+        lookup.insert(hash: KnoteIndex.hash(ident: knote.ident, filter: knote.filter.rawValue), knote: index)
         return index
     }
 
@@ -44,7 +47,7 @@ struct KnoteTable {
     mutating func remove(_ index: Int32) {
         if storage[Int(index)].isQueued { dequeue(index) }
         let knote = storage[Int(index)]
-        lookup.remove(ident: knote.ident, filter: knote.filter.rawValue)
+        lookup.remove(hash: KnoteIndex.hash(ident: knote.ident, filter: knote.filter.rawValue), knote: index)
         freeSlots.append(index)
     }
 

@@ -35,17 +35,18 @@ enum TimerFilter: EmulatedFilter {
     }
 
     static func update(_ knote: Int32, in queue: inout QueueState) {
-        let shouldRun = queue.knotes[knote].isEnabled && queue.knotes[knote].deadline != never
-        let isArmed = queue.knotes[knote].heapIndex >= 0
+        let timer = queue.knotes[knote]
+        let shouldRun = timer.isEnabled && timer.deadline != never
+        let isArmed = queue.timers.isArmed(knote)
         if shouldRun && !isArmed {
-            queue.timers.schedule(knote, at: queue.knotes[knote].deadline, in: &queue.knotes)
+            queue.timers.schedule(knote, at: timer.deadline)
         } else if !shouldRun && isArmed {
-            queue.timers.remove(knote, in: &queue.knotes)
+            queue.timers.remove(knote)
         }
     }
 
     static func detach(_ knote: Int32, from queue: inout QueueState) {
-        queue.timers.remove(knote, in: &queue.knotes)
+        queue.timers.remove(knote)
     }
 
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
@@ -73,9 +74,9 @@ enum TimerFilter: EmulatedFilter {
             queue.knotes[knote].expirations = overflow ? Int.max : count
             queue.knotes[knote].deadline = next
             if next == never {
-                queue.timers.remove(knote, in: &queue.knotes)
+                queue.timers.remove(knote)
             } else {
-                queue.timers.schedule(knote, at: next, in: &queue.knotes)
+                queue.timers.schedule(knote, at: next)
             }
             queue.knotes[knote].isActive = true
             queue.activate(knote)
@@ -116,14 +117,19 @@ enum TimerFilter: EmulatedFilter {
             }
         }
 
-        if queue.knotes[knote].heapIndex >= 0 { queue.timers.remove(knote, in: &queue.knotes) }
-        queue.knotes[knote].sfflags = change.fflags.rawValue
-        queue.knotes[knote].sdata = change.data
-        queue.knotes[knote].deadline = deadline
-        queue.knotes[knote].period = period
-        queue.knotes[knote].expirations = 0
-        queue.knotes[knote].isActive = false
+        queue.timers.remove(knote)
+        start(&queue.knotes[knote], change, deadline: deadline, period: period)
         return nil
+    }
+
+    /// Records a valid change in the knote, in one access to the table.
+    private static func start(_ timer: inout Knote, _ change: KEvent, deadline: Int64, period: Int64) {
+        timer.sfflags = change.fflags.rawValue
+        timer.sdata = change.data
+        timer.deadline = deadline
+        timer.period = period
+        timer.expirations = 0
+        timer.isActive = false
     }
 }
 #endif
