@@ -71,6 +71,12 @@ enum DescriptorFilter: EmulatedFilter {
         // signals or a process's exit; there is no user knote at that number (``QueueState/adopt(_:)``).
         if queue.owns(fd) { return .badFileDescriptor }
         if let registration = queue.descriptors[fd] {
+            // A new knote of a parked direction: re-arming it checks the file (``attach(_:_:to:)``).
+            if registration.isParked(change.filter) && change.flags.contains(.add)
+                && queue.knotes.find(ident: change.ident, filter: change.filter) == nil
+            {
+                return nil
+            }
             if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
         }
@@ -114,6 +120,15 @@ enum DescriptorFilter: EmulatedFilter {
         let fd = CInt(change.ident)
         let filter = change.filter
         setThreshold(knote, change, in: &queue)
+        if var registration = queue.descriptors[fd], registration.isParked(filter) {
+            if rearm(fd, filter, registration, in: queue) {
+                registration[filter] = knote
+                queue.descriptors[fd] = registration
+                leaveToEpoll(knote, in: &queue)
+                return nil
+            }
+            forget(fd, in: &queue)  // the number names another file now
+        }
         if var registration = queue.descriptors[fd] {
             let before = registration.events(filter)
             registration[filter] = knote
@@ -186,6 +201,31 @@ enum DescriptorFilter: EmulatedFilter {
         release(knote, isGone: false, in: &queue)
     }
 
+    /// A delivered one-shot knote leaves its direction's epoll registration in place, parked:
+    /// the next knote of that direction (a task waiting again, as an event loop's do) re-arms
+    /// it with one EPOLL_CTL_MOD instead of an fstat(2), an EPOLL_CTL_ADD and, now, an
+    /// EPOLL_CTL_DEL. An edge that comes while it is parked removes it (``ready(_:_:events:in:)``),
+    /// so a descriptor nobody waits on again costs at most one wake-up; closing the file removes
+    /// it from the set as usual.
+    static func retire(_ knote: Int32, from queue: inout QueueState) {
+        release(knote, isGone: false, parking: true, in: &queue)
+    }
+
+    /// Re-arms a parked direction for a new knote: EPOLL_CTL_MOD with the same events and
+    /// token, which epoll accepts only while `fd` names the file registered (it keys
+    /// registrations by open file and number), and which makes it look at the descriptor and
+    /// queue an event if the direction is ready, as an EPOLL_CTL_ADD would.
+    private static func rearm(_ fd: CInt, _ filter: KEvent.Filter, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
+        let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
+        let set = filter == .read ? queue.epoll : queue.writeEpoll
+        do throws(Errno) {
+            try Epoll.modify(set, fd, events: registration.events(filter), token: token)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent? {
         let fd = CInt(queue.knotes[knote].ident)
         if queue.knotes[knote].evaluatedPass != queue.pass {
@@ -248,7 +288,11 @@ enum DescriptorFilter: EmulatedFilter {
             return  // an event of a registration that no longer exists
         }
         let knote = registration[filter]
-        guard knote >= 0 else { return }  // a wake-up of a direction no knote watches now
+        guard knote >= 0 else {
+            // A wake-up of a direction no knote watches now: a parked one goes.
+            if registration.isParked(filter) { unpark(fd, filter, registration, in: &queue) }
+            return
+        }
         guard evaluate(fd, only: knote, readiness: events, in: &queue) else {
             forget(fd, in: &queue)
             return
@@ -461,13 +505,20 @@ enum DescriptorFilter: EmulatedFilter {
     /// Takes a knote out of its registration; the last one out removes the registration.
     ///
     /// - Parameter isGone: the descriptor was closed or names another file: leave epoll alone.
-    private static func release(_ knote: Int32, isGone: Bool, in queue: inout QueueState) {
+    /// - Parameter parking: keep the direction's epoll registration for the next knote (see
+    ///   ``retire(_:from:)``).
+    private static func release(_ knote: Int32, isGone: Bool, parking: Bool = false, in queue: inout QueueState) {
         VnodeFilter.unwatch(knote, in: &queue)
         let fd = CInt(queue.knotes[knote].ident)
-        guard var registration = queue.descriptors[fd], registration[queue.knotes[knote].filter] == knote else {
+        let filter = queue.knotes[knote].filter
+        guard var registration = queue.descriptors[fd], registration[filter] == knote else {
             return
         }
-        registration[queue.knotes[knote].filter] = -1
+        registration[filter] = -1
+        if parking && !isGone && registration.events(filter) != 0 {
+            queue.descriptors[fd] = registration
+            return
+        }
         if registration.isEmpty {
             if registration.isPolled && !isGone {
                 if registration.readEvents != 0 { Epoll.removeIfPresent(queue.epoll, fd) }
@@ -478,6 +529,20 @@ enum DescriptorFilter: EmulatedFilter {
             if !isGone { _ = register(fd, &registration, in: &queue) }
             queue.descriptors[fd] = registration
         }
+    }
+
+    /// Removes a parked direction's epoll registration (the registration goes with it when
+    /// nothing else is left of it).
+    private static func unpark(_ fd: CInt, _ filter: KEvent.Filter, _ registration: DescriptorRegistration, in queue: inout QueueState) {
+        var registration = registration
+        if filter == .read {
+            Epoll.removeIfPresent(queue.epoll, fd)
+            registration.readEvents = 0
+        } else {
+            Epoll.removeIfPresent(queue.writeEpoll, fd)
+            registration.writeEvents = 0
+        }
+        queue.descriptors[fd] = registration.isEmpty && !registration.isRegistered ? nil : registration
     }
 
     /// Removes the knotes of a descriptor that was closed or names another file now, without

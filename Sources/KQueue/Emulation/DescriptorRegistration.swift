@@ -62,6 +62,12 @@ struct DescriptorRegistration {
         filter == .read ? readEvents : writeEvents
     }
 
+    /// Whether `filter`'s direction keeps its epoll registration with no knote, for the next
+    /// one (``DescriptorFilter/retire(_:from:)``).
+    func isParked(_ filter: KEvent.Filter) -> Bool {
+        self[filter] < 0 && events(filter) != 0
+    }
+
     /// Whether the descriptor has a registration in either set (the one that tells whether the
     /// number still names the registered file).
     var isRegistered: Bool { readEvents != 0 || writeEvents != 0 }

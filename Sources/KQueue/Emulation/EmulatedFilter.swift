@@ -24,9 +24,20 @@ protocol EmulatedFilter {
     /// Stops the source before the knote is deleted.
     static func detach(_ knote: Int32, from queue: inout QueueState)
 
+    /// Stops the source before a one-shot knote that was just delivered is deleted; the same
+    /// as ``detach(_:from:)`` unless the filter can keep something for the next knote of the
+    /// same source.
+    static func retire(_ knote: Int32, from queue: inout QueueState)
+
     /// The event to return for a queued knote, resetting the state that EV_CLEAR resets; nil
     /// when the condition no longer holds (the knote is then dropped from the ready queue, and
     /// the filter may have removed it, when its source is gone).
     static func deliver(_ knote: Int32, from queue: inout QueueState) -> KEvent?
+}
+
+extension EmulatedFilter {
+    static func retire(_ knote: Int32, from queue: inout QueueState) {
+        detach(knote, from: &queue)
+    }
 }
 #endif

@@ -236,7 +236,7 @@ struct QueueState {
         guard let event = filter.deliver(knote, from: &self) else { return nil }
         let flags = knotes[knote].flags
         if flags.contains(.oneshot) {
-            filter.detach(knote, from: &self)
+            filter.retire(knote, from: &self)
             knotes.remove(knote)
             return event
         }
