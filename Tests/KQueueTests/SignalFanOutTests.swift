@@ -267,39 +267,6 @@ private func signalChange(_ signal: CInt, _ flags: KEvent.Flags = [.add], udata:
 /// the ``SignalWaiter``s.
 private let stopEvent = KEvent(ident: 0x5709, filter: .user, flags: .add)
 
-/// Runs `body` with `signals` blocked in this thread (threads it starts inherit the mask) and
-/// a no-op handler installed for each; takes what is left pending before unblocking them.
-private func withSignalsBlocked(_ signals: [CInt], _ body: () throws -> Void) throws {
-    var mask = sigset_t()
-    sigemptyset(&mask)
-    var previousActions: [sigaction] = []
-    for signal in signals {
-        sigaddset(&mask, signal)
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in }
-        #else
-        action.__sigaction_u.__sa_handler = { _ in }
-        #endif
-        sigemptyset(&action.sa_mask)
-        var previous = sigaction()
-        sigaction(signal, &action, &previous)
-        previousActions.append(previous)
-    }
-    var previousMask = sigset_t()
-    pthread_sigmask(SIG_BLOCK, &mask, &previousMask)
-    defer {
-        var zero = timespec()
-        while sigtimedwait(&mask, nil, &zero) > 0 {}
-        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
-        for (signal, previous) in zip(signals, previousActions) {
-            var previous = previous
-            sigaction(signal, &previous, nil)
-        }
-    }
-    try body()
-}
-
 /// Waits (in 1 ms slices) until `condition` holds or `limit` passes; whether it held.
 private func waitUntil(limit: Duration = .seconds(60), _ condition: () -> Bool) -> Bool {
     let deadline = now() + nanoseconds(limit)

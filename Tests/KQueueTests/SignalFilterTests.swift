@@ -18,27 +18,7 @@ struct SignalFilterTests {
     /// Runs `body` with `signal` blocked in this thread and a no-op handler installed; drains
     /// what is left pending before unblocking it.
     func withBlocked(_ signal: CInt, _ body: () throws -> Void) throws {
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in }
-        #else
-        action.__sigaction_u.__sa_handler = { _ in }
-        #endif
-        sigemptyset(&action.sa_mask)
-        var previousAction = sigaction()
-        sigaction(signal, &action, &previousAction)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        sigaddset(&mask, signal)
-        var previousMask = sigset_t()
-        pthread_sigmask(SIG_BLOCK, &mask, &previousMask)
-        defer {
-            var zero = timespec()
-            while sigtimedwait(&mask, nil, &zero) == signal {}
-            pthread_sigmask(SIG_SETMASK, &previousMask, nil)
-            sigaction(signal, &previousAction, nil)
-        }
-        try body()
+        try withSignalsBlocked([signal], body)
     }
 
     func send(_ signal: CInt) {

@@ -280,3 +280,35 @@ func epollTargets(_ fd: CInt) -> [CInt]? {
     return targets.sorted()
 }
 
+/// Runs `body` with `signals` blocked in this thread (threads it starts inherit the mask) and
+/// a no-op handler installed for each; takes what is left pending before unblocking them.
+func withSignalsBlocked(_ signals: [CInt], _ body: () throws -> Void) throws {
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    var previousActions: [sigaction] = []
+    for signal in signals {
+        sigaddset(&mask, signal)
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = { _ in }
+        #else
+        action.__sigaction_u.__sa_handler = { _ in }
+        #endif
+        sigemptyset(&action.sa_mask)
+        var previous = sigaction()
+        sigaction(signal, &action, &previous)
+        previousActions.append(previous)
+    }
+    var previousMask = sigset_t()
+    pthread_sigmask(SIG_BLOCK, &mask, &previousMask)
+    defer {
+        var zero = timespec()
+        while sigtimedwait(&mask, nil, &zero) > 0 {}
+        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+        for (signal, previous) in zip(signals, previousActions) {
+            var previous = previous
+            sigaction(signal, &previous, nil)
+        }
+    }
+    try body()
+}
