@@ -113,13 +113,15 @@ struct LoopReadinessTests {
         let isDone = Locked(false)
         let turns = Locked(0)
         let gaveUp = Locked(false)
-        let end = loop.now.advanced(by: .seconds(30))  // keeps a starved wait from hanging
+        // When the wait began, on the loop; the timers stop coming due 30 s after it (keeping a
+        // starved wait from hanging), however late the test itself gets to start it.
+        let waitBegan = Locked<KQueueClock.Instant?>(nil)
         // A timer that is due again every time it runs, until the wait ends: the loop never
         // has a turn without due timers.
         @Sendable func keepBusy() {
             turns.withLock { $0 += 1 }
             guard !isDone.withLock({ $0 }) else { return }
-            guard loop.now < end else {
+            if let began = waitBegan.withLock({ $0 }), began.duration(to: loop.now) > .seconds(30) {
                 gaveUp.withLock { $0 = true }
                 return
             }
@@ -128,6 +130,7 @@ struct LoopReadinessTests {
         #expect(loop.execute { keepBusy() })
         try await ioEventually { turns.withLock { $0 } >= 100 }
         let readiness = try await Task(executorPreference: loop) { () throws -> Readiness in
+            waitBegan.withLock { $0 = loop.now }
             let readiness = try await loop.readable(reader)
             isDone.withLock { $0 = true }
             return readiness
