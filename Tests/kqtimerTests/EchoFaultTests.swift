@@ -17,30 +17,26 @@ struct EchoFaultTests {
         configuration.port = 0
         configuration.idleTimeout = .seconds(60)
         let server = try kind.make(configuration)
-        let thread = server.start()
-        defer {
-            server.stop()
-            thread.join()
+        try server.serving {
+            for round in 0..<3 {
+                let fd = try TestSocket.open(port: server.port)
+                // Send without reading until the server stops reading too: its reply is then pending.
+                let stuck = TestSocket.fillUntilStuck(fd, limit: .seconds(30))
+                #expect(stuck, "round \(round): the server kept reading for 30 s")
+                TestSocket.reset(fd)
+            }
+            // The server is alive and serving: a small clean run.
+            var client = EchoClient.Configuration()
+            client.port = server.port
+            client.connections = 5
+            client.echoes = 3
+            client.limit = .seconds(120)
+            let report = try EchoClient(client).run()
+            #expect(report.echoes == 15 && report.lost == 0)
+            // Every reset connection is gone by the time the clean run ends.
+            try TestSocket.waitUntil(limit: .seconds(30)) { server.statistics.peerClosed >= 3 }
+            #expect(server.statistics.peerClosed >= 3)
         }
-
-        for round in 0..<3 {
-            let fd = try TestSocket.open(port: server.port)
-            // Send without reading until the server stops reading too: its reply is then pending.
-            let stuck = TestSocket.fillUntilStuck(fd, limit: .seconds(30))
-            #expect(stuck, "round \(round): the server kept reading for 30 s")
-            TestSocket.reset(fd)
-        }
-        // The server is alive and serving: a small clean run.
-        var client = EchoClient.Configuration()
-        client.port = server.port
-        client.connections = 5
-        client.echoes = 3
-        client.limit = .seconds(120)
-        let report = try EchoClient(client).run()
-        #expect(report.echoes == 15 && report.lost == 0)
-        // Every reset connection is gone by the time the clean run ends.
-        try TestSocket.waitUntil(limit: .seconds(30)) { server.statistics.peerClosed >= 3 }
-        #expect(server.statistics.peerClosed >= 3)
     }
 
     @Test("accept(2) out of descriptors or memory pauses accepting and the server goes on serving (issue 10, fault 2)", arguments: EchoServerKind.allCases)
@@ -56,16 +52,13 @@ struct EchoFaultTests {
             return try EchoServer.Configuration().acceptConnection(listener)
         }
         let server = try kind.make(configuration)
-        let thread = server.start()
 
         var client = EchoClient.Configuration()
         client.port = server.port
         client.connections = 20
         client.echoes = 3
         client.limit = .seconds(120)  // bounds a hang only
-        let report = try EchoClient(client).run()
-        server.stop()
-        thread.join()
+        let report = try server.serving { try EchoClient(client).run() }
 
         #expect(report.connected == 20 && report.echoes == 60 && report.lost == 0)
         #expect(server.statistics.acceptPauses == 4)
@@ -126,7 +119,6 @@ struct EchoFaultTests {
         configuration.port = 0
         configuration.idleTimeout = .microseconds(20_900)
         let server = try kind.make(configuration)
-        let thread = server.start()
 
         var client = EchoClient.Configuration()
         client.port = server.port
@@ -134,9 +126,7 @@ struct EchoFaultTests {
         client.echoes = 2
         client.idleTimeout = .microseconds(20_900)
         client.limit = .seconds(120)
-        let report = try EchoClient(client).run()
-        server.stop()
-        thread.join()
+        let report = try server.serving { try EchoClient(client).run() }
 
         // A client descheduled for longer than the timeout between two of its messages is
         // closed mid-echo, rightly; every other connection ends by its idle close, never early.

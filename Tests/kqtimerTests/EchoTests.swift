@@ -79,7 +79,6 @@ struct EchoTests {
         // connection is idle that long (a close mid-echo would be the server's right).
         serverConfiguration.idleTimeout = .seconds(2)
         let server = try kind.make(serverConfiguration)
-        let thread = server.start()
 
         var clientConfiguration = EchoClient.Configuration()
         clientConfiguration.port = server.port
@@ -88,9 +87,7 @@ struct EchoTests {
         clientConfiguration.messageSize = 1000
         clientConfiguration.idleTimeout = .seconds(2)
         clientConfiguration.limit = .seconds(60)
-        let report = try EchoClient(clientConfiguration).run()
-        server.stop()
-        thread.join()
+        let report = try server.serving { try EchoClient(clientConfiguration).run() }
 
         #expect(report.connected == 200)
         #expect(report.echoes == 1000)
@@ -120,7 +117,6 @@ struct EchoTests {
             return  // no IPv6 loopback on this machine
         }
         let server = try result.get()
-        let thread = server.start()
         if host == "::1" { #expect(server.address.description == "[::1]:\(server.port)") }
 
         var clientConfiguration = EchoClient.Configuration()
@@ -129,9 +125,7 @@ struct EchoTests {
         clientConfiguration.connections = 5
         clientConfiguration.echoes = 2
         clientConfiguration.limit = .seconds(120)  // bounds a hang only
-        let report = try EchoClient(clientConfiguration).run()
-        server.stop()
-        thread.join()
+        let report = try server.serving { try EchoClient(clientConfiguration).run() }
         #expect(report.connected == 5 && report.echoes == 10 && report.lost == 0)
     }
 
@@ -142,16 +136,13 @@ struct EchoTests {
         serverConfiguration.maxConnections = 5
         serverConfiguration.idleTimeout = .seconds(30)
         let server = try kind.make(serverConfiguration)
-        let thread = server.start()
 
         var clientConfiguration = EchoClient.Configuration()
         clientConfiguration.port = server.port
         clientConfiguration.connections = 8
         clientConfiguration.echoes = 2
         clientConfiguration.limit = .seconds(120)  // bounds a hang only
-        let report = try EchoClient(clientConfiguration).run()
-        server.stop()
-        thread.join()
+        let report = try server.serving { try EchoClient(clientConfiguration).run() }
 
         // All eight connect before any echoes; whether a slot frees up before the last ones
         // are accepted depends on timing, so the counts are checked against each other.
