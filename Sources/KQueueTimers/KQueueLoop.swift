@@ -305,12 +305,11 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
                 count = try core.queue.kevent(
                     changes: state.pointee.events.changes, events: &events, timeout: timeout.map { .nanoseconds($0) })
             } catch .interrupted {
-                // The changes were applied before the wait was interrupted.
-                state.pointee.events.changes.removeAll(keepingCapacity: true)
-                return
+                count = 0  // a signal ended the wait
             } catch {
                 preconditionFailure("KQueueLoop: kevent failed: \(error)")
             }
+            // Applied, also when a signal interrupted the wait.
             state.pointee.events.changes.removeAll(keepingCapacity: true)
             for event in events[..<count] {
                 if LoopEvents.names(event.udata) {

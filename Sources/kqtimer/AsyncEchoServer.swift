@@ -364,22 +364,22 @@ private final class Shard: @unchecked Sendable {
 
     /// On the loop: a connection for this loop.
     func hand(_ fd: CInt) {
-        if let waiter {
-            self.waiter = nil
-            waiter.resume(returning: fd)
-        } else {
-            arrived.append(fd)
-        }
+        if !resumeWaiter(with: fd) { arrived.append(fd) }
     }
 
     /// On the loop: no more connections will come; `next()` returns nil once the ones that
     /// came are taken.
     func finish() {
         isFinished = true
-        if let waiter {
-            self.waiter = nil
-            waiter.resume(returning: nil)
-        }
+        _ = resumeWaiter(with: nil)
+    }
+
+    /// Resumes the task waiting in `next()` with `fd`; false if none waits.
+    private func resumeWaiter(with fd: CInt?) -> Bool {
+        guard let waiter else { return false }
+        self.waiter = nil
+        waiter.resume(returning: fd)
+        return true
     }
 
     /// On the loop: the next connection, waiting for one; nil once ``finish()`` was called

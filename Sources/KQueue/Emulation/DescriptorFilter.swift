@@ -70,21 +70,16 @@ enum DescriptorFilter: EmulatedFilter {
         // Changing the queue's own registration would silence its timers, its wake-ups, its
         // signals or a process's exit; there is no user knote at that number (``QueueState/adopt(_:)``).
         if queue.owns(fd) { return .badFileDescriptor }
+        // A new knote's registration looks at the descriptor itself (``attach(_:_:to:)``: a
+        // parked direction's re-arming checks the file, a new registration's fstat(2) gives
+        // the same EBADF).
+        let isNewKnote = change.flags.contains(.add) && queue.knotes.find(ident: change.ident, filter: change.filter) == nil
         if let registration = queue.descriptors[fd] {
-            // A new knote of a parked direction: re-arming it checks the file (``attach(_:_:to:)``).
-            if registration.isParked(change.filter) && change.flags.contains(.add)
-                && queue.knotes.find(ident: change.ident, filter: change.filter) == nil
-            {
-                return nil
-            }
+            if isNewKnote && registration.isParked(change.filter) { return nil }
             if namesRegisteredFile(fd, registration, in: queue) { return nil }
             forget(fd, in: &queue)
         }
-        // A new knote's registration looks at the descriptor itself (``attach(_:_:to:)``), and
-        // its EBADF is the same.
-        if change.flags.contains(.add) && queue.knotes.find(ident: change.ident, filter: change.filter) == nil {
-            return nil
-        }
+        if isNewKnote { return nil }
         do throws(Errno) {
             _ = try Descriptor.identity(fd)
             return nil
@@ -217,9 +212,8 @@ enum DescriptorFilter: EmulatedFilter {
     /// queue an event if the direction is ready, as an EPOLL_CTL_ADD would.
     private static func rearm(_ fd: CInt, _ filter: KEvent.Filter, _ registration: DescriptorRegistration, in queue: QueueState) -> Bool {
         let token = EpollToken(kind: .descriptor, descriptor: fd, generation: registration.generation)
-        let set = filter == .read ? queue.epoll : queue.writeEpoll
         do throws(Errno) {
-            try Epoll.modify(set, fd, events: registration.events(filter), token: token)
+            try Epoll.modify(epollSet(of: filter, in: queue), fd, events: registration.events(filter), token: token)
             return true
         } catch {
             return false
@@ -531,17 +525,18 @@ enum DescriptorFilter: EmulatedFilter {
         }
     }
 
+    /// The epoll set of a direction's registrations: the queue's own for reading, the nested
+    /// write set for writing.
+    private static func epollSet(of filter: KEvent.Filter, in queue: QueueState) -> CInt {
+        filter == .read ? queue.epoll : queue.writeEpoll
+    }
+
     /// Removes a parked direction's epoll registration (the registration goes with it when
     /// nothing else is left of it).
     private static func unpark(_ fd: CInt, _ filter: KEvent.Filter, _ registration: DescriptorRegistration, in queue: inout QueueState) {
         var registration = registration
-        if filter == .read {
-            Epoll.removeIfPresent(queue.epoll, fd)
-            registration.readEvents = 0
-        } else {
-            Epoll.removeIfPresent(queue.writeEpoll, fd)
-            registration.writeEvents = 0
-        }
+        Epoll.removeIfPresent(epollSet(of: filter, in: queue), fd)
+        if filter == .read { registration.readEvents = 0 } else { registration.writeEvents = 0 }
         queue.descriptors[fd] = registration.isEmpty && !registration.isRegistered ? nil : registration
     }
 
