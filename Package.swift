@@ -81,7 +81,8 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // Helpers the test targets share: a child process that holds none of their descriptors.
+        // Helpers the test targets share: a child process that holds none of their descriptors,
+        // and the `.blocking` trait that runs tests which block off the cooperative pool.
         .target(
             name: "TestSupport",
             dependencies: ["CKQueueShims", .product(name: "SystemPackage", package: "swift-system")],
@@ -108,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "kqtimerTests",
-            dependencies: ["kqtimer", "KQueue", "KQueueTimers", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["kqtimer", "KQueue", "KQueueTimers", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcoming
         ),
     ],

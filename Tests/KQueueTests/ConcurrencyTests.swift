@@ -3,13 +3,14 @@
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// Several threads on one queue (KQUEUE.md §8, §2 "poll/select on the kq fd").
 ///
 /// Every blocked waiter is released by close() if the event it waits for never comes, so a
 /// failing test reports instead of hanging.
-@Suite("Concurrency")
+@Suite("Concurrency", .blocking)
 struct ConcurrencyTests {
     /// What a waiter thread saw.
     enum Outcome: Sendable, Equatable {

@@ -5,10 +5,11 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_READ and EVFILT_WRITE, darwin profile (KQUEUE.md §7.1, §7.2, §4.1, §8).
-@Suite("EVFILT_READ and EVFILT_WRITE")
+@Suite("EVFILT_READ and EVFILT_WRITE", .blocking)
 struct DescriptorFilterTests {
     // MARK: Pipes
 

@@ -10,7 +10,7 @@ import Testing
 /// kind. Every eventfd, timerfd, epoll and (before Linux 6.9) pidfd shares one anonymous inode,
 /// so device and inode cannot tell the old file from the new one; the knote must still be
 /// fresh (issue 10, fault 5).
-@Suite("Descriptor reuse with anonymous-inode files (Linux)")
+@Suite("Descriptor reuse with anonymous-inode files (Linux)", .blocking)
 struct DescriptorReuseTests {
     /// A kind of anonymous-inode file: how to open one, and how to make it readable.
     enum Kind: String, CaseIterable, CustomTestStringConvertible {

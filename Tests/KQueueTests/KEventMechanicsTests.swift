@@ -1,9 +1,10 @@
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// kevent(): the call itself (KQUEUE.md §3, §4; darwin profile).
-@Suite("kevent mechanics")
+@Suite("kevent mechanics", .blocking)
 struct KEventMechanicsTests {
     // MARK: Changes
 

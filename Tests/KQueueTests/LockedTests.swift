@@ -4,10 +4,11 @@
 import Darwin
 #endif
 import KQueue
+import TestSupport
 import Testing
 
 /// The project's lock (issue 10, fault 12).
-@Suite("Locked")
+@Suite("Locked", .blocking)
 struct LockedTests {
     /// A value that is not Sendable: it can go into a lock and be reached from several threads
     /// only because `Locked` takes it as `sending` and hands it out only inside `withLock`.

@@ -5,13 +5,14 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// A wait whose timeout is whole milliseconds: `KQueue(_waitingInWholeMilliseconds: true)`
 /// waits with poll(2) instead of ppoll(2) (elsewhere it is an ordinary queue). Written for
 /// epoll_pwait, which kernels before 5.11 used; every wait is ppoll(2) now, to the
 /// nanosecond, on every kernel. Issue 10, faults 3 and 11.
-@Suite("Waits in whole milliseconds")
+@Suite("Waits in whole milliseconds", .blocking)
 struct MillisecondWaitTests {
     @Test("a duration becomes whole units rounded up, never down")
     func roundingUp() {

@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// A delivered one-shot read or write knote leaves its direction's epoll registration parked,
@@ -9,13 +10,13 @@ import Testing
 /// an event loop's waits do, one one-shot knote after another. The re-armed knote must behave as
 /// a fresh one, and a parked registration must never outlive its use. Changes are made without
 /// an event list, so that the events come from the polls.
-@Suite("One-shot knotes re-armed on a parked registration (Linux)")
+@Suite("One-shot knotes re-armed on a parked registration (Linux)", .blocking)
 struct OneShotRearmTests {
     @Test("a one-shot read knote after a delivered one fires on new data only, each time", arguments: [false, true])
     func rearmedReadFiresOnNewData(socket: Bool) throws {
         let queue = try KQueue()
         defer { try? queue.close() }
-        let (reader, writer) = socket ? try makeSocketPair() : try makePipe()
+        let (reader, writer) = try socket ? makeSocketPair() : makePipe()
         defer { close(reader); close(writer) }
         for round in 1...3 {
             try queue.kevent(changes: [readEvent(reader, [.add, .oneshot], udata: UInt(round))])

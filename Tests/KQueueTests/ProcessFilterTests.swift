@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 /// EVFILT_PROC with NOTE_EXIT, darwin profile (KQUEUE.md §7.4), and fork(2) (§2).
-@Suite("EVFILT_PROC")
+@Suite("EVFILT_PROC", .blocking)
 struct ProcessFilterTests {
     func processEvent(_ pid: pid_t, _ flags: KEvent.Flags = [.add], fflags: KEvent.FilterFlags = [.exit, .exitStatus])
         -> KEvent

@@ -10,7 +10,7 @@ import Testing
 /// the signalfd, the pidfds) have ordinary numbers, but they are the queue's: a read or write
 /// change naming one is EBADF, as on macOS, where such a number would not be open, and the
 /// queue goes on working (issue 10, fault 4).
-@Suite("The queue's own descriptors (Linux)")
+@Suite("The queue's own descriptors (Linux)", .blocking)
 struct QueueDescriptorTests {
     /// The eventfd and the timerfd of a new queue: everything in its epoll set.
     func internalDescriptors(_ q: KQueue) throws -> [CInt] {

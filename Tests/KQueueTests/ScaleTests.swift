@@ -5,13 +5,14 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// Many timers in one queue (KQUEUE.md §5.5, §12.4: one timerfd per queue, not per timer).
 ///
 /// Serialized: the two tests are the heaviest of the suite and the descriptor count is
 /// process-wide.
-@Suite("Scale", .serialized)
+@Suite("Scale", .serialized, .blocking)
 struct ScaleTests {
     static let batch = 10_000
 

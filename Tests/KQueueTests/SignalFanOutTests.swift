@@ -5,6 +5,7 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_SIGNAL with several queues: every queue watching a signal counts every delivery of
@@ -18,7 +19,7 @@ import Testing
 /// the process, from a child with one thread). A standard signal sent while one is pending
 /// coalesces with it, so each test sends the next only once every queue has counted the last,
 /// and asserts exact totals.
-@Suite("EVFILT_SIGNAL: every queue counts every delivery", .serialized)
+@Suite("EVFILT_SIGNAL: every queue counts every delivery", .serialized, .blocking)
 struct SignalFanOutTests {
     static let rounds = 20
 

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_SIGNAL (KQUEUE.md §7.3).
@@ -13,7 +14,7 @@ import Testing
 /// that thread, so no other thread of the test process is involved: on Linux the program must
 /// block a watched signal in every thread, which a test cannot do for the threads the test
 /// runner already started. A no-op handler makes a stray delivery harmless.
-@Suite("EVFILT_SIGNAL", .serialized)
+@Suite("EVFILT_SIGNAL", .serialized, .blocking)
 struct SignalFilterTests {
     /// Runs `body` with `signal` blocked in this thread and a no-op handler installed; drains
     /// what is left pending before unblocking it.

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// One delivery per change with several threads waiting in one queue (KQUEUE.md §8; issue 12,
@@ -18,7 +19,7 @@ import Testing
 ///
 /// Serialized: each test runs up to eight threads on the machine's two cores, and the rounds
 /// measure nothing if another stress test runs beside them.
-@Suite("One delivery per change, several waiters", .serialized)
+@Suite("One delivery per change, several waiters", .serialized, .blocking)
 struct SingleDeliveryTests {
     /// Rounds per test: 10,000 in a release build (`swift test -c release`); 2,000 in a debug
     /// build, which keeps the suite to about a minute (the fault this guards against showed in

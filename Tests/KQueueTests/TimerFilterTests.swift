@@ -1,5 +1,6 @@
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_TIMER, darwin profile (KQUEUE.md §5; TimerFilter.swift).
@@ -7,7 +8,7 @@ import Testing
 /// Timing rules: "never early" is asserted strictly against a start time taken before the
 /// kevent call that registers the timer; lateness only with bounds of seconds; expiration
 /// counts against bounds derived from the measured elapsed time.
-@Suite("EVFILT_TIMER")
+@Suite("EVFILT_TIMER", .blocking)
 struct TimerFilterTests {
     /// A periodic timer retrieved `elapsed` after it was (re)armed reports between 1 and
     /// elapsed / period expirations (more than 1 only if the retrieval was late).

@@ -1,11 +1,12 @@
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_USER, darwin profile (KQUEUE.md §6; UserFilter.swift).
 ///
 /// Returned fflags are compared under NOTE_FFLAGSMASK only, as KQUEUE.md advises.
-@Suite("EVFILT_USER")
+@Suite("EVFILT_USER", .blocking)
 struct UserFilterTests {
     static let mask = KEvent.FilterFlags.fflagsmask
 

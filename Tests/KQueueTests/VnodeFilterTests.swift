@@ -6,6 +6,7 @@ import Darwin
 #endif
 import KQueue
 import SystemPackage
+import TestSupport
 import Testing
 
 /// EVFILT_VNODE (KQUEUE.md §7.5; kqueue(2): "EVFILT_VNODE … returns when one or more of the
@@ -13,7 +14,7 @@ import Testing
 ///
 /// Every knote here has EV_CLEAR unless a test says otherwise, and asks for every change, so the
 /// expected `fflags` are exactly what the operation reports.
-@Suite("EVFILT_VNODE")
+@Suite("EVFILT_VNODE", .blocking)
 struct VnodeFilterTests {
     // MARK: Files
 

@@ -69,7 +69,7 @@ final class SchedulerGate: Sendable {
 
     /// Blocks the calling thread until the gate opens or `timeout` passes; true if it opened.
     @discardableResult
-    func wait(timeout: Duration = .seconds(30)) -> Bool {
+    func wait(timeout: Duration = .seconds(300)) -> Bool {
         let deadline = schedulerMonotonicNow() + timeout.schedulerNanoseconds
         while !isOpen.load(ordering: .acquiring) {
             if schedulerMonotonicNow() > deadline { return false }

@@ -126,7 +126,8 @@ struct SleepAndClockTests {
         let scheduler = try KQueueLoop()
         defer { scheduler.shutdown() }
         let clock = KQueueClock(loop: scheduler)
-        let other = scheduler.schedule(after: .seconds(60)) {}
+        // An hour: far beyond how long a loaded machine may keep this task from running.
+        let other = scheduler.schedule(after: .seconds(3600)) {}
         let sleeper = Task { try await Task.sleep(for: .seconds(60), clock: clock) }
         #expect(await schedulerEventually { scheduler.pendingCount == 2 })
         await schedulerPause(.milliseconds(10))  // let the sleeper finish suspending

@@ -1,10 +1,11 @@
 import ArgumentParser
 import KQueue  // re-exports Errno
+import TestSupport
 import Testing
 import kqtimer
 
 /// How the command line speaks: help, defaults, units, bounds, messages and exit statuses.
-@Suite("Command line")
+@Suite("Command line", .blocking)
 struct CLITests {
     @Test("durations accept ns, us, µs, ms, s, m and h, and print as written")
     func durations() throws {

@@ -1,9 +1,10 @@
 import ArgumentParser
+import TestSupport
 import Testing
 import kqtimer
 
 /// `kqtimer demo`: its arguments and its output.
-@Suite("Demo")
+@Suite("Demo", .blocking)
 struct DemoTests {
     @Test("demo defaults to timers 1 and 2 every 1000 and 1500 ms; --timer replaces them")
     func arguments() throws {

@@ -5,11 +5,12 @@ import Darwin
 #endif
 import Synchronization
 import SystemPackage
+import TestSupport
 import Testing
 import kqtimer
 
 /// The echo server against clients that misbehave (issue 10: faults 1 and 3).
-@Suite("Echo server faults")
+@Suite("Echo server faults", .blocking)
 struct EchoFaultTests {
     @Test("a client that resets while a reply is pending does not kill the server with SIGPIPE (issue 10, fault 1)", arguments: EchoServerKind.allCases)
     func resetWhileReplyPending(kind: EchoServerKind) throws {

@@ -5,12 +5,13 @@ import Darwin
 #endif
 import ArgumentParser
 import KQueue  // re-exports Errno
+import TestSupport
 import Testing
 import kqtimer
 
 /// `kqtimer echo-server` and `kqtimer echo-client`: their arguments, and a small run of both
 /// in this process.
-@Suite("Echo server and client")
+@Suite("Echo server and client", .blocking)
 struct EchoTests {
     @Test("echo-server parses its options; defaults are port 7777, 5 s, 10,000 connections")
     func serverArguments() throws {

@@ -1,10 +1,11 @@
 import ArgumentParser
 import KQueueTimers
+import TestSupport
 import Testing
 import kqtimer
 
 /// `kqtimer every`: its arguments.
-@Suite("Every")
+@Suite("Every", .blocking)
 struct EveryTests {
     @Test("every parses a period with its unit, a count, a missed-tick policy and a spin")
     func arguments() throws {

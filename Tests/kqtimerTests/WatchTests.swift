@@ -1,6 +1,7 @@
 import ArgumentParser
 import KQueue
 import Synchronization
+import TestSupport
 import Testing
 import kqtimer
 
@@ -11,7 +12,7 @@ import Darwin
 #endif
 
 /// `kqtimer watch`: its arguments, and its output while files change.
-@Suite("Watch")
+@Suite("Watch", .blocking)
 struct WatchTests {
     @Test("watch takes one or more paths, --follow and --count")
     func arguments() throws {
