@@ -28,7 +28,7 @@ final class EventWaiter: @unchecked Sendable {
     /// and the task resumes with `CancellationError`.
     static func wait(
         start: (EventWaiter) -> Void,
-        stop: @escaping @Sendable (EventWaiter) -> Void
+        stop: @Sendable (EventWaiter) -> Void
     ) async throws -> KEvent {
         let waiter = EventWaiter()
         return try await withTaskCancellationHandler {

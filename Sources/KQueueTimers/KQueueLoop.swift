@@ -205,6 +205,9 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
         var firings: [Firing] = []
         /// What the kernel returns; always room for an EV_ERROR entry per change, and more.
         var events = [KEvent](repeating: KEvent(), count: 256)
+        /// How many events a `kevent` call may return, beyond the changes' error entries.
+        var eventRoom = 256
+        static let maximumEventRoom = 16_384
         /// Turns in a row that ended with jobs still ready: the kernel is polled every 64th.
         var busyTurns = 0
 
@@ -297,8 +300,11 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             guard timeout == 0 || core.inbox.prepareToSleep() else { return }
             let changes = state.pointee.events.changes.count
             defer { core.inbox.awake() }
-            if events.count < changes + 64 {
-                events = [KEvent](repeating: KEvent(), count: changes + 256)
+            // Room for an error entry per change, and for the events: what the kernel has
+            // ready beyond the room stays for the next call, which (emulated) looks at each
+            // descriptor again, so the room doubles whenever a call fills it.
+            if events.count < changes + eventRoom {
+                events = [KEvent](repeating: KEvent(), count: changes + eventRoom)
             }
             let count: Int
             do {
@@ -309,6 +315,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             } catch {
                 preconditionFailure("KQueueLoop: kevent failed: \(error)")
             }
+            if count == events.count && eventRoom < Self.maximumEventRoom { eventRoom *= 2 }
             // Applied, also when a signal interrupted the wait.
             state.pointee.events.changes.removeAll(keepingCapacity: true)
             for event in events[..<count] {
@@ -316,8 +323,12 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
                     state.pointee.events.deliver(event)
                 } else if event.filter == .signal {
                     SignalWatch.deliver(event)
+                } else if LoopDescriptor.names(event) {
+                    LoopDescriptor.deliver(event)
                 }
             }
+            // Their knotes' deletions went with this call, and its events are delivered.
+            if !state.pointee.descriptors.retiring.isEmpty { state.pointee.descriptors.retiring.removeAll() }
         }
 
         /// Spins on the clock until `deadline`, a message or a stop.
@@ -334,6 +345,7 @@ final class LoopCore: TimerOwner, @unchecked Sendable {
             for message in core.inbox.close() { state.pointee.handle(message) }
             for work in state.pointee.timers.removeAll() { work.abandon() }
             for waiter in state.pointee.events.removeAll() { waiter.fail(CancellationError()) }
+            state.pointee.descriptors.abandonAll()
             core.finishSignals()
             while !state.pointee.ready.isEmpty {
                 runJobs()
@@ -384,6 +396,8 @@ struct LoopState: ~Copyable {
     var ready: [LoopJob] = []
     /// The kernel events tasks wait for, and the changes for the next `kevent` call.
     var events = LoopEvents()
+    /// The descriptors registered for good (``LoopDescriptor``).
+    var descriptors = LoopDescriptors()
     /// The loop is stopping: timers scheduled now are abandoned at once.
     var isStopping = false
 
