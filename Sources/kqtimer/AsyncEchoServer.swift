@@ -256,14 +256,25 @@ package final class AsyncEchoServer: Sendable {
 
     /// Echoes one connection until the peer closes it, it fails, its idle timeout passes or
     /// the server stops; then closes it.
+    ///
+    /// The connection is a ``LoopDescriptor``: its knotes are added once and the loop keeps
+    /// its readiness, so an echo costs a read and a send, and the task waits only when the
+    /// bytes the last event counted are all read.
     private func serve(_ fd: CInt, on shard: Shard) async {
         let loop = shard.loop
+        let connection: LoopDescriptor
+        do {
+            connection = try LoopDescriptor(fd, on: loop)
+        } catch {
+            connectionClosed(fd)
+            shard.counters.withLock { $0.errors += 1 }
+            return
+        }
         let idle = IdleTimer(fd, timeout: configuration.idleTimeout, on: loop)
         var ending = Ending.peer
         do {
             while true {
-                _ = try await loop.readable(fd)
-                guard let count = try Self.receive(fd, into: shard.buffer) else { continue }
+                let count = try await connection.read(into: shard.buffer)
                 if count == 0 { break }
                 idle.touch()
                 shard.counters.withLock {
@@ -273,11 +284,14 @@ package final class AsyncEchoServer: Sendable {
                 let reply = UnsafeRawBufferPointer(rebasing: shard.buffer[..<count])
                 let written = try Self.send(fd, reply)
                 if written < count {
-                    // The rest waits in a buffer of its own: the loop's is reused by the next read.
+                    // The rest waits in a buffer of its own: the loop's is reused by the next
+                    // read, and nothing is read until it is sent (back-pressure).
                     var pending = Array(reply[written...])
                     while !pending.isEmpty {
-                        _ = try await loop.writable(fd)
-                        pending.removeFirst(try Self.send(fd, pending))
+                        let sent = try await connection.whenWritable { () throws(Errno) in
+                            try Sockets.write(fd, pending, pending.indices)
+                        }
+                        pending.removeFirst(sent)
                     }
                     idle.touch()
                 }
@@ -291,7 +305,8 @@ package final class AsyncEchoServer: Sendable {
         }
         if idle.hasExpired { ending = .idle }
         idle.cancel()
-        connectionClosed(fd)
+        connection.close()
+        openCount.wrappingSubtract(1, ordering: .relaxed)
         shard.counters.withLock {
             switch ending {
             case .peer: $0.peerClosed += 1
@@ -310,15 +325,6 @@ package final class AsyncEchoServer: Sendable {
         }
     }
 
-    /// Reads what is waiting; nil when nothing is (a spurious wake-up), 0 at end-of-file.
-    private static func receive(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
-        do throws(Errno) {
-            return try Sockets.receive(fd, into: buffer)
-        } catch .wouldBlock {
-            return nil
-        }
-    }
-
     /// Writes what fits; 0 when nothing does.
     private static func send(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
         do throws(Errno) {
@@ -328,13 +334,6 @@ package final class AsyncEchoServer: Sendable {
         }
     }
 
-    private static func send(_ fd: CInt, _ bytes: [UInt8]) throws(Errno) -> Int {
-        do throws(Errno) {
-            return try Sockets.write(fd, bytes, bytes.indices)
-        } catch .wouldBlock {
-            return 0
-        }
-    }
 }
 
 /// What one loop of an ``AsyncEchoServer`` keeps: the connections handed to it and not yet
