@@ -604,6 +604,34 @@ struct DescriptorFilterTests {
         writeBytes(b, 20)
         #expect(try poll(q).first?.data == 30)
     }
+
+    @Test(
+        "100 ready descriptors and room for 7 events a call: each returned once, with its count, level-triggered and EV_CLEAR",
+        arguments: [KEvent.Flags.add, [.add, .clear]]
+    )
+    func moreReadyThanRoom(flags: KEvent.Flags) throws {
+        let q = try KQueue()
+        let pipes = try (0..<100).map { _ in try makePipe() }
+        defer { for p in pipes { close(p.read); close(p.write) } }
+        try q.kevent(changes: pipes.enumerated().map { readEvent($1.read, flags, udata: UInt($0)) })
+        for (index, p) in pipes.enumerated() { #expect(writeBytes(p.write, index + 1) == index + 1) }
+        var seen: [UInt: Int] = [:]
+        var calls = 0
+        while seen.count < pipes.count && calls < 1_000 {
+            calls += 1
+            let events = try poll(q, capacity: 7, timeout: .seconds(60))
+            #expect(events.count <= 7)
+            for event in events {
+                #expect(event.data == Int(event.udata) + 1)
+                seen[event.udata, default: 0] += 1
+                // Read it all, so a level-triggered knote is not ready again.
+                _ = readBytes(pipes[Int(event.udata)].read, event.data)
+            }
+        }
+        #expect(seen.count == pipes.count)
+        #expect(seen.values.allSatisfy { $0 == 1 })
+        #expect(try poll(q, capacity: 7).isEmpty)
+    }
 }
 
 /// Whether KQueue is the Linux emulation (some BSD behaviour cannot be emulated).

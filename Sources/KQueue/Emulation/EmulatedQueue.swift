@@ -144,7 +144,7 @@ final class EmulatedQueue: Sendable {
                     if written > 0 || events.isEmpty { return written }
                     if let timeout, endTime == nil { endTime = state.now.addingSaturating(timeout) }
                 }
-                harvest(buffer, into: &state)
+                harvest(buffer, into: &state, room: events.count)
                 let count = state.collect(into: &events)
                 if count > 0 { return count }
                 if let endTime, endTime <= state.now { return 0 }
@@ -183,12 +183,20 @@ final class EmulatedQueue: Sendable {
     /// A queue that watches signals reads the signalfd first, whatever epoll says: signalfd(2)
     /// reads the signals of the calling thread too, so a signal sent to this thread is counted
     /// even when epoll, which looked at the signalfd from another thread, dropped its event.
-    private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, into state: inout QueueState) {
+    ///
+    /// It stops once as many knotes are queued as the call has `room` for: an event it left in
+    /// epoll stays there for the next call (the sources are edge-triggered, and epoll keeps a
+    /// reported edge until it is taken), while a knote recorded now and delivered by a later
+    /// call would be looked at again then, at the cost of a second probe of its descriptor.
+    private func harvest(_ buffer: UnsafeMutableBufferPointer<epoll_event>, into state: inout QueueState, room: Int) {
         guard state.watchesSources else { return }
         SignalFilter.ready(in: &state)
-        while case let ready = Epoll.ready(epoll, into: buffer), ready > 0 {
+        while state.knotes.readyCount < room {
+            let wanted = min(buffer.count, room - state.knotes.readyCount)
+            let ready = Epoll.ready(epoll, into: UnsafeMutableBufferPointer(rebasing: buffer[..<wanted]))
+            guard ready > 0 else { break }
             state.record(UnsafeMutableBufferPointer(rebasing: buffer[..<ready]))
-            if ready < buffer.count { break }
+            if ready < wanted { break }
         }
     }
 
