@@ -58,23 +58,25 @@ public final class LoopDescriptor: @unchecked Sendable {
         /// The kernel refused the knote.
         var failure: Errno?
         /// The task waiting, and any others (an array only when a second task waits).
-        var waiter: EventWaiter?
-        var others: [EventWaiter] = []
+        var waiter: Waiter?
+        var others: [Waiter] = []
 
-        mutating func add(_ waiter: EventWaiter) {
+        mutating func add(_ waiter: Waiter) {
             if self.waiter == nil { self.waiter = waiter } else { others.append(waiter) }
         }
 
-        mutating func remove(_ waiter: EventWaiter) {
-            if self.waiter === waiter {
+        /// Takes out the waiter of wait `id`, if it still waits.
+        mutating func remove(_ id: UInt64) -> Waiter? {
+            if let waiter, waiter.id == id {
                 self.waiter = others.popLast()
-            } else {
-                others.removeAll { $0 === waiter }
+                return waiter
             }
+            guard let index = others.firstIndex(where: { $0.id == id }) else { return nil }
+            return others.remove(at: index)
         }
 
         /// Takes every waiter out, to be resumed.
-        mutating func takeWaiters() -> (EventWaiter?, [EventWaiter]) {
+        mutating func takeWaiters() -> (Waiter?, [Waiter]) {
             defer {
                 waiter = nil
                 if !others.isEmpty { others = [] }
@@ -82,6 +84,17 @@ public final class LoopDescriptor: @unchecked Sendable {
             return (waiter, others)
         }
     }
+
+    /// A suspended task. Only the loop's thread resumes it (an event, a close, the shutdown,
+    /// or the job its cancellation sends), so no atomic state is needed: whoever takes it out
+    /// of its direction resumes it, once.
+    private struct Waiter {
+        var id: UInt64
+        var continuation: UnsafeContinuation<Void, any Error>
+    }
+
+    /// Numbers the waits, so that a cancellation finds its own.
+    private var nextWaitID: UInt64 = 0
 
     /// Runs `body` on the state of `filter`'s direction, in place.
     private func withDirection<R>(_ filter: KEvent.Filter, _ body: (inout Direction) -> R) -> R {
@@ -208,11 +221,21 @@ public final class LoopDescriptor: @unchecked Sendable {
         if isReady { return }
         if !isRegistered { register(filter) }
         try Task.checkCancellation()
-        _ = try await EventWaiter.wait { [self] waiter in
-            withDirection(filter) { $0.add(waiter) }
-        } stop: { [self] waiter in
-            // The task has resumed with CancellationError; it leaves on the loop's thread.
-            _ = loop.execute { self.remove(waiter) }
+        nextWaitID &+= 1
+        let id = nextWaitID
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                // Cancelled before the wait was in place: its handler's job will find nothing.
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    withDirection(filter) { $0.add(Waiter(id: id, continuation: continuation)) }
+                }
+            }
+        } onCancel: { [self] in
+            // From any thread: the loop resumes the waiter, if it still waits. A loop that has
+            // stopped resumed it already.
+            _ = loop.execute { self.cancelWait(id, filter) }
         }
     }
 
@@ -265,13 +288,17 @@ public final class LoopDescriptor: @unchecked Sendable {
             }
             return direction.takeWaiters()
         }
-        first?.complete(event)
-        for waiter in others { waiter.complete(event) }
+        if let failure = event.flags.contains(.error) ? Errno(rawValue: CInt(truncatingIfNeeded: event.data)) : nil {
+            first?.continuation.resume(throwing: failure)
+            for waiter in others { waiter.continuation.resume(throwing: failure) }
+        } else {
+            first?.continuation.resume()
+            for waiter in others { waiter.continuation.resume() }
+        }
     }
 
-    private func remove(_ waiter: EventWaiter) {
-        input.remove(waiter)
-        output.remove(waiter)
+    private func cancelWait(_ id: UInt64, _ filter: KEvent.Filter) {
+        withDirection(filter) { $0.remove(id) }?.continuation.resume(throwing: CancellationError())
     }
 
     private func closeOnLoop() {
@@ -302,9 +329,9 @@ public final class LoopDescriptor: @unchecked Sendable {
     }
 
     private func failWaiters(_ error: any Error) {
-        for direction in [input.takeWaiters(), output.takeWaiters()] {
-            direction.0?.fail(error)
-            for waiter in direction.1 { waiter.fail(error) }
+        for (first, others) in [input.takeWaiters(), output.takeWaiters()] {
+            first?.continuation.resume(throwing: error)
+            for waiter in others { waiter.continuation.resume(throwing: error) }
         }
     }
 
