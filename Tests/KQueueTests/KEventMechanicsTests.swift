@@ -489,6 +489,42 @@ struct KEventMechanicsTests {
         #expect(seen.sorted() == idents)
     }
 
+    @Test(
+        "(ident, filter) lookups hold through additions and deletions for runs, strides of 16 and scattered idents",
+        arguments: ["run", "stride", "scattered"]
+    )
+    func identPatterns(pattern: String) throws {
+        let q = try KQueue()
+        var state: UInt64 = 42  // SplitMix64, seeded
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let count = 20_000
+        let idents: [UInt] = (0..<count).map { index in
+            switch pattern {
+            case "run": UInt(1_000 + index)
+            case "stride": UInt(0x7F00_0000 + index * 16)
+            default: UInt(truncatingIfNeeded: next())
+            }
+        }
+        // Each ident gets a user knote; every third one also a timer knote of the same ident.
+        try q.kevent(changes: idents.map { user($0, .add) })
+        try q.kevent(changes: idents.enumerated().filter { $0.offset % 3 == 0 }.map { timer($0.element, data: 3_600_000) })
+        // Delete a scattered half of the user knotes.
+        var deleted = Set<Int>()
+        while deleted.count < count / 2 { deleted.insert(Int(next() % UInt64(count))) }
+        for index in deleted { #expect(try deleteSucceeds(q, ident: idents[index], filter: .user)) }
+        for (index, ident) in idents.enumerated() {
+            #expect(try deleteSucceeds(q, ident: ident, filter: .user) == !deleted.contains(index), "user \(ident)")
+            if index % 3 == 0 { #expect(try deleteSucceeds(q, ident: ident, filter: .timer), "timer \(ident)") }
+        }
+        #expect(try poll(q, capacity: 8).isEmpty)
+    }
+
     // MARK: close()
 
     @Test("after close() every call throws EBADF, the descriptor is -1, and closing twice is harmless")
