@@ -74,7 +74,9 @@ extension KEvent {
         // MARK: File system objects (EVFILT_VNODE): asked for on input, what happened on output
 
         /// The file was deleted: its last name was removed (unlink(2), rmdir(2), or a rename
-        /// over it). The corresponding C constant is `NOTE_DELETE`.
+        /// over it). On Linux a directory removed while it is open is not reported (inotify
+        /// tells nothing until its last descriptor is closed). The corresponding C constant is
+        /// `NOTE_DELETE`.
         public static let delete = FilterFlags(rawValue: _NOTE_DELETE)
 
         /// The file's contents changed (for a directory: an entry was added, removed or renamed).

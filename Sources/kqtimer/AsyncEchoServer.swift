@@ -11,8 +11,8 @@ import Darwin
 #endif
 
 /// The TCP echo server of ``EchoServer`` written as async code on ``KQueueLoop``s: a task per
-/// connection awaits `readable`, reads, writes the reply, and awaits `writable` while the
-/// reply does not fit, reading nothing meanwhile (back-pressure). The same configuration and
+/// connection makes its socket a ``LoopDescriptor``, reads, writes the reply, and waits in
+/// `whenWritable` while the reply does not fit, reading nothing meanwhile (back-pressure). The same configuration and
 /// counters as ``EchoServer``.
 ///
 /// - **Loops.** The server runs `loops` loops (a ``KQueueLoopGroup``). One acceptor task on

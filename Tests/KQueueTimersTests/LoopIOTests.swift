@@ -687,3 +687,53 @@ struct LoopDescriptorTests {
         try await ioEventually { await loop.descriptorRegistrationCount == 0 }
     }
 }
+
+@Suite("README snippets: async I/O")
+struct ReadmeIOSnippetTests {
+    @Test("the echo loop of 'Async I/O on the loop' echoes 100 messages and ends at end-of-file")
+    func echoLoop() async throws {
+        let loop = try KQueueLoop()
+        defer { loop.shutdown() }
+        let (socket, peer) = try ioSocketPair()
+        defer { close(peer) }
+        // The README's snippet, as written there (Linux: MSG_NOSIGNAL).
+        let echo = Task(executorPreference: loop) {
+            let connection = try LoopDescriptor(socket, on: loop)     // one EV_CLEAR knote, kept
+            defer { connection.close() }                              // deletes it, closes the socket
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try await connection.read(into: buffer)   // waits only when nothing is left
+                if count == 0 { break }                               // end-of-file
+                var reply = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                while !reply.isEmpty {                                // read nothing while a reply waits
+                    let sent = try await connection.whenWritable { () throws(Errno) in
+                        let sent = send(socket, reply.baseAddress, reply.count, CInt(MSG_NOSIGNAL))  // Linux
+                        if sent < 0 { throw Errno(rawValue: errno) }  // EWOULDBLOCK: wait for room, again
+                        return sent
+                    }
+                    reply = UnsafeRawBufferPointer(rebasing: reply[sent...])
+                }
+            }
+        }
+        for round in 0..<100 {
+            let message = (0..<16).map { UInt8(truncatingIfNeeded: round &+ $0) }
+            #expect(message.withUnsafeBytes { write(peer, $0.baseAddress, $0.count) } == 16)
+            var reply = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 16)
+            var waited = 0
+            while reply.count < 16 && waited < 60_000 {  // up to 60 s
+                let count = read(peer, &buffer, 16 - reply.count)
+                if count > 0 {
+                    reply += buffer[..<count]
+                } else {
+                    waited += 1
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            #expect(reply == message, "round \(round)")
+        }
+        shutdown(peer, CInt(SHUT_WR))
+        try await echo.value
+    }
+}
