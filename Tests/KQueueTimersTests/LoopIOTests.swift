@@ -30,12 +30,13 @@ private func ioPipe() throws -> (read: CInt, write: CInt) {
     return (fds[0], fds[1])
 }
 
-private func ioSocketPair() throws -> (CInt, CInt) {
+/// A pair of connected UNIX sockets, a stream by default.
+private func ioSocketPair(datagrams: Bool = false) throws -> (CInt, CInt) {
     var fds: [CInt] = [0, 0]
     #if canImport(Glibc)
-    let type = CInt(SOCK_STREAM.rawValue)
+    let type = CInt((datagrams ? SOCK_DGRAM : SOCK_STREAM).rawValue)
     #else
-    let type = SOCK_STREAM
+    let type = datagrams ? SOCK_DGRAM : SOCK_STREAM
     #endif
     try #require(socketpair(AF_UNIX, type, 0, &fds) == 0)
     for fd in fds { ioConfigure(fd) }
@@ -423,18 +424,6 @@ struct LoopGroupTests {
 }
 
 
-private func ioDatagramPair() throws -> (CInt, CInt) {
-    var fds: [CInt] = [0, 0]
-    #if canImport(Glibc)
-    let type = CInt(SOCK_DGRAM.rawValue)
-    #else
-    let type = SOCK_DGRAM
-    #endif
-    try #require(socketpair(AF_UNIX, type, 0, &fds) == 0)
-    for fd in fds { ioConfigure(fd) }
-    return (fds[0], fds[1])
-}
-
 /// Runs `body` in a task on `loop`, with a LoopDescriptor of `fd` made there, and closes it.
 private func ioOnLoop<R: Sendable>(
     _ loop: KQueueLoop,
@@ -532,7 +521,7 @@ struct LoopDescriptorTests {
     func datagrams() async throws {
         let loop = try KQueueLoop()
         defer { loop.shutdown() }
-        let (left, right) = try ioDatagramPair()
+        let (left, right) = try ioSocketPair(datagrams: true)
         defer { close(right) }
         let task = ioOnLoop(loop, left) { descriptor -> [Int] in
             var counts: [Int] = []
