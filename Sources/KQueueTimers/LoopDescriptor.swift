@@ -20,15 +20,16 @@ import Darwin
 /// operation, the wait and the delivery of events all happen on the loop's thread.
 ///
 /// ```swift
-/// let connection = try LoopDescriptor(socket, on: loop)     // in a task on the loop
+/// let connection = try LoopDescriptor(socket, on: loop)
 /// let count = try await connection.read(into: buffer)       // waits only when nothing is left
 /// let sent = try await connection.whenWritable { try send(socket, reply) }  // again after EAGAIN
 /// connection.close()
 /// ```
 ///
-/// - Use it from tasks on its loop (`Task(executorPreference: loop)`, or an actor on the loop's
-///   executor): using it on another thread while the loop runs is a programming error and
-///   traps. Once the loop has shut down, every operation throws `CancellationError`.
+/// - Use it from any task: in a task on its loop (`Task(executorPreference: loop)`) an
+///   operation makes no hop; from another task or an actor it moves onto the loop for the
+///   operation and back. Once the loop has shut down, every operation throws
+///   `CancellationError`.
 /// - It owns the descriptor: ``close()`` removes its knotes and closes it. The loop keeps the
 ///   registration until then, or until it shuts down.
 /// - Its knotes are the descriptor's (ident, filter) knotes on the loop's queue: do not also
@@ -36,7 +37,8 @@ import Darwin
 ///   ``KQueueLoop/writable(_:)``, nor register it twice.
 /// - Several tasks may wait on one direction; an event resumes them all.
 public final class LoopDescriptor: @unchecked Sendable {
-    // @unchecked: every var is reached only on the loop's thread (checked by `checkOnLoop`).
+    // @unchecked: every var is reached only on the loop's thread (the operations move there
+    // first), except `isClosed` when the loop has stopped.
 
     /// The loop the descriptor is registered with.
     public let loop: KQueueLoop
@@ -108,17 +110,25 @@ public final class LoopDescriptor: @unchecked Sendable {
     private let countsWholeBuffer: Bool
     private var isClosed = false
 
-    /// Registers `descriptor` with `loop`, which it must be called on, and takes ownership of
-    /// it. Its read knote goes to the kernel with the loop's next `kevent` call; a descriptor
-    /// the kernel refuses (not open: EBADF) makes the first operation that waits throw.
+    /// Registers `descriptor` with `loop` and takes ownership of it. Its read knote goes to
+    /// the kernel with the loop's next `kevent` call; a descriptor the kernel refuses (not
+    /// open: EBADF) makes the first operation that waits throw. From any thread; on a loop that
+    /// has stopped, every operation throws `CancellationError`.
     ///
     /// - Throws: `Errno.badFileDescriptor` for a negative descriptor.
     public init(_ descriptor: CInt, on loop: KQueueLoop) throws(Errno) {
         guard descriptor >= 0 else { throw .badFileDescriptor }
-        precondition(loop.isCurrent, "LoopDescriptor: create it in a task on its loop")
         self.loop = loop
         self.descriptor = descriptor
         countsWholeBuffer = !Self.isDatagramSocket(descriptor)
+        if loop.isCurrent {
+            registerOnLoop()
+        } else if !loop.execute({ self.registerOnLoop() }) {
+            isClosed = true  // the loop has stopped; the job will never run
+        }
+    }
+
+    private func registerOnLoop() {
         let state = loop.core.state
         guard !state.pointee.isStopping else {
             isClosed = true
@@ -137,6 +147,7 @@ public final class LoopDescriptor: @unchecked Sendable {
     ///   `CancellationError` if the task is cancelled while it waits, or the loop shuts down;
     ///   `Errno.badFileDescriptor` once the descriptor is closed, or if the kernel refused it.
     public func read(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        guard loop.isCurrent else { return try await onLoop { try await self.read(into: buffer) } }
         while true {
             try await waitUntilReady(.read)
             do {
@@ -156,14 +167,15 @@ public final class LoopDescriptor: @unchecked Sendable {
     /// - Throws: `operation`'s error other than EWOULDBLOCK; `CancellationError` if the task is
     ///   cancelled while it waits, or the loop shuts down; `Errno.badFileDescriptor` once the
     ///   descriptor is closed, or if the kernel refused it.
-    public func whenReadable<Result>(_ operation: () throws(Errno) -> Result) async throws -> Result {
+    public func whenReadable<Result>(_ operation: () throws -> Result) async throws -> Result {
+        guard loop.isCurrent else { return try await onLoop { try await self.whenReadable(operation) } }
         while true {
             try await waitUntilReady(.read)
-            do throws(Errno) {
+            do {
                 let result = try operation()
                 input.known = nil  // what the operation took is unknown
                 return result
-            } catch .wouldBlock {
+            } catch Errno.wouldBlock {
                 input.isReady = false
             }
         }
@@ -177,12 +189,13 @@ public final class LoopDescriptor: @unchecked Sendable {
     /// - Throws: `operation`'s error other than EWOULDBLOCK (`EPIPE` …); `CancellationError` if
     ///   the task is cancelled while it waits, or the loop shuts down;
     ///   `Errno.badFileDescriptor` once the descriptor is closed, or if the kernel refused it.
-    public func whenWritable<Result>(_ operation: () throws(Errno) -> Result) async throws -> Result {
+    public func whenWritable<Result>(_ operation: () throws -> Result) async throws -> Result {
+        guard loop.isCurrent else { return try await onLoop { try await self.whenWritable(operation) } }
         while true {
             try await waitUntilReady(.write)
-            do throws(Errno) {
+            do {
                 return try operation()
-            } catch .wouldBlock {
+            } catch Errno.wouldBlock {
                 output.isReady = false
             }
         }
@@ -200,6 +213,18 @@ public final class LoopDescriptor: @unchecked Sendable {
     }
 
     // MARK: On the loop
+
+    /// Runs `body` with the loop as the task's executor preference: a call from another task,
+    /// or from an actor (whose nonisolated callees leave it), moves onto the loop's thread for
+    /// the operation and its waits, and back.
+    private func onLoop<R>(_ body: () async throws -> R) async throws -> R {
+        if loop.core.isStopRequested { throw CancellationError() }
+        return try await withTaskExecutorPreference(loop) {
+            // A loop that stopped meanwhile runs the task elsewhere.
+            guard loop.isCurrent else { throw CancellationError() }
+            return try await body()
+        }
+    }
 
     /// Accounts for a read of `count` bytes: once the bytes the last event counted are all
     /// read, nothing is left until the next event.
@@ -239,14 +264,10 @@ public final class LoopDescriptor: @unchecked Sendable {
         }
     }
 
-    /// Throws `CancellationError` once the loop has stopped and `EBADF` once closed; traps on
-    /// another thread while the loop runs.
+    /// On the loop's thread (the operations move there first): throws `CancellationError` once
+    /// the loop is stopping and `EBADF` once closed.
     private func checkOnLoop() throws {
-        guard loop.isCurrent else {
-            if loop.core.isStopRequested { throw CancellationError() }
-            preconditionFailure("LoopDescriptor: use it from a task on its loop (Task(executorPreference: loop))")
-        }
-        if loop.core.state.pointee.isStopping { throw CancellationError() }
+        if !loop.isCurrent || loop.core.state.pointee.isStopping { throw CancellationError() }
         if isClosed { throw Errno.badFileDescriptor }
     }
 

@@ -611,7 +611,9 @@ struct LoopDescriptorTests {
         await #expect(throws: CancellationError.self) { try await stopped.value }
         await #expect(throws: CancellationError.self) { try await ioRead(other, capacity: 8) }
         other.close()
-        #expect(fcntl(reader2, F_GETFD) == -1)  // closed (the number is not reused in between: no thread opens here)
+        // Closed: the pipe has no reader left, which poll(2) reports on its write end.
+        var entry = pollfd(fd: writer2, events: Int16(POLLOUT), revents: 0)
+        #expect(poll(&entry, 1, 0) == 1 && entry.revents & Int16(POLLERR) != 0)
     }
 
     @Test("a descriptor that is not open is EBADF")
@@ -627,6 +629,38 @@ struct LoopDescriptorTests {
         await #expect(throws: Errno.badFileDescriptor) {
             try await Task(executorPreference: loop) { try LoopDescriptor(-1, on: loop) }.value
         }
+    }
+
+    @Test("made and used from a task that is not on the loop, and from an actor on the loop's executor")
+    func offTheLoop() async throws {
+        let loop = try KQueueLoop()
+        defer { loop.shutdown() }
+        let (reader, writer) = try ioPipe()
+        defer { close(writer) }
+        let descriptor = try LoopDescriptor(reader, on: loop)  // the test's own thread
+        defer { descriptor.close() }
+        let plain = Task { () -> (Int, Bool) in
+            let count = try await ioRead(descriptor, capacity: 64)  // waits: nothing written yet
+            return (count, loop.isCurrent)
+        }
+        try await ioEventually { await loop.descriptorRegistrationCount == 1 }
+        try await Task.sleep(for: .milliseconds(10))
+        #expect(ioWrite(writer, 12) == 12)
+        let (count, stayedOnLoop) = try await plain.value
+        #expect(count == 12 && !stayedOnLoop)  // the task moved to the loop for the read, and back
+
+        actor Reader {
+            let loop: KQueueLoop
+            init(loop: KQueueLoop) { self.loop = loop }
+            nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+            func read(_ descriptor: LoopDescriptor) async throws -> Int {
+                try await ioRead(descriptor, capacity: 64)
+            }
+        }
+        let reading = Task { try await Reader(loop: loop).read(descriptor) }
+        try await Task.sleep(for: .milliseconds(10))
+        #expect(ioWrite(writer, 7) == 7)
+        #expect(try await reading.value == 7)
     }
 
     @Test("1,000 descriptors, each echoing 10 messages through a task of its own on one loop")
