@@ -214,14 +214,24 @@ public final class LoopDescriptor: @unchecked Sendable {
 
     // MARK: On the loop
 
-    /// Runs `body` with the loop as the task's executor preference: a call from another task,
-    /// or from an actor (whose nonisolated callees leave it), moves onto the loop's thread for
-    /// the operation and its waits, and back.
+    // An operation starts on the generic executor (it is a nonisolated async function), which
+    // is the task's preferred executor if it has one: on the loop's thread, then, it is a task
+    // that prefers the loop, and after a wait it resumes there. Any other task goes through
+    // `onLoop`.
+
+    /// Runs `body` with the loop as the task's executor preference, on the loop's thread: a
+    /// call from another task, or from an actor, moves onto the loop for the operation and its
+    /// waits.
     private func onLoop<R>(_ body: () async throws -> R) async throws -> R {
         if loop.core.isStopRequested { throw CancellationError() }
         return try await withTaskExecutorPreference(loop) {
-            // A loop that stopped meanwhile runs the task elsewhere.
-            guard loop.isCurrent else { throw CancellationError() }
+            // The preference takes effect when the task is next enqueued: enqueue it.
+            if !loop.isCurrent {
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    if !loop.execute({ continuation.resume() }) { continuation.resume() }
+                }
+            }
+            guard loop.isCurrent else { throw CancellationError() }  // the loop has stopped
             return try await body()
         }
     }
