@@ -503,7 +503,7 @@ struct KEventMechanicsTests {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        let count = 20_000
+        let count = 5_000
         let idents: [UInt] = (0..<count).map { index in
             switch pattern {
             case "run": UInt(1_000 + index)
