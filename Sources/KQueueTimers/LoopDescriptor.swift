@@ -272,6 +272,8 @@ public final class LoopDescriptor: @unchecked Sendable {
             // stopped resumed it already.
             _ = loop.execute { self.cancelWait(id, filter) }
         }
+        // A close or a shutdown may have come between the event and this task's turn.
+        try checkOnLoop()
     }
 
     /// On the loop's thread (the operations move there first): throws `CancellationError` once
