@@ -168,17 +168,7 @@ public final class LoopDescriptor: @unchecked Sendable {
     ///   cancelled while it waits, or the loop shuts down; `Errno.badFileDescriptor` once the
     ///   descriptor is closed, or if the kernel refused it.
     public func whenReadable<Result>(_ operation: () throws -> Result) async throws -> Result {
-        guard loop.isCurrent else { return try await onLoop { try await self.whenReadable(operation) } }
-        while true {
-            try await waitUntilReady(.read)
-            do {
-                let result = try operation()
-                input.known = nil  // what the operation took is unknown
-                return result
-            } catch Errno.wouldBlock {
-                input.isReady = false
-            }
-        }
+        try await when(.read, operation)
     }
 
     /// Runs `operation` (a write, send(2) …) once the descriptor may be writable; when it fails
@@ -190,13 +180,21 @@ public final class LoopDescriptor: @unchecked Sendable {
     ///   the task is cancelled while it waits, or the loop shuts down;
     ///   `Errno.badFileDescriptor` once the descriptor is closed, or if the kernel refused it.
     public func whenWritable<Result>(_ operation: () throws -> Result) async throws -> Result {
-        guard loop.isCurrent else { return try await onLoop { try await self.whenWritable(operation) } }
+        try await when(.write, operation)
+    }
+
+    /// Runs `operation` once `filter`'s direction may be ready, and again after each
+    /// EWOULDBLOCK and the event that follows it.
+    private func when<Result>(_ filter: KEvent.Filter, _ operation: () throws -> Result) async throws -> Result {
+        guard loop.isCurrent else { return try await onLoop { try await self.when(filter, operation) } }
         while true {
-            try await waitUntilReady(.write)
+            try await waitUntilReady(filter)
             do {
-                return try operation()
+                let result = try operation()
+                if filter == .read { input.known = nil }  // what the operation took is unknown
+                return result
             } catch Errno.wouldBlock {
-                output.isReady = false
+                withDirection(filter) { $0.isReady = false }
             }
         }
     }
