@@ -76,7 +76,7 @@ extension KQueueLoop {
 
     /// The number of knotes the loop holds for tasks waiting on descriptors and processes
     /// (signals not included), asked of the loop; for tests and diagnostics.
-    var eventRegistrationCount: Int {
+    package var eventRegistrationCount: Int {
         get async {
             await withCheckedContinuation { continuation in
                 if !execute({ continuation.resume(returning: self.core.state.pointee.events.count) }) {

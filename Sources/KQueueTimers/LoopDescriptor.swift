@@ -399,7 +399,7 @@ struct LoopDescriptors {
 extension KQueueLoop {
     /// The number of ``LoopDescriptor``s registered with the loop (closed ones not included),
     /// asked of the loop; for tests and diagnostics.
-    var descriptorRegistrationCount: Int {
+    package var descriptorRegistrationCount: Int {
         get async {
             await withCheckedContinuation { continuation in
                 if !execute({ continuation.resume(returning: self.core.state.pointee.descriptors.registered.count) }) {

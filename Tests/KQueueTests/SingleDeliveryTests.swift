@@ -1,3 +1,6 @@
+#if os(Linux)
+import CKQueueShims  // timespec: the shim's header declares it too, and a release build looks there
+#endif
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Darwin)

@@ -4,7 +4,7 @@
 import Darwin
 #endif
 import KQueue
-@testable import KQueueTimers
+import KQueueTimers
 import SystemPackage
 import TestSupport
 import Testing
