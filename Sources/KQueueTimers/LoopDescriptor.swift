@@ -77,13 +77,25 @@ public final class LoopDescriptor: @unchecked Sendable {
             return others.remove(at: index)
         }
 
-        /// Takes every waiter out, to be resumed.
-        mutating func takeWaiters() -> (Waiter?, [Waiter]) {
+        /// Takes every waiter out, to be resumed with `result`.
+        mutating func takeWaiters() -> Waiters {
             defer {
                 waiter = nil
                 if !others.isEmpty { others = [] }
             }
-            return (waiter, others)
+            return Waiters(first: waiter, others: others)
+        }
+    }
+
+    /// Waiters taken out of their direction.
+    private struct Waiters {
+        var first: Waiter?
+        var others: [Waiter]
+
+        /// Resumes each of them, once.
+        func resume(with result: Result<Void, any Error>) {
+            first?.continuation.resume(with: result)
+            for waiter in others { waiter.continuation.resume(with: result) }
         }
     }
 
@@ -308,10 +320,11 @@ public final class LoopDescriptor: @unchecked Sendable {
 
     private func record(_ event: KEvent) {
         guard !isClosed else { return }
+        let failure = event.flags.contains(.error) ? Errno(rawValue: CInt(truncatingIfNeeded: event.data)) : nil
         let countsWholeBuffer = self.countsWholeBuffer
-        let (first, others) = withDirection(event.filter) { direction in
-            if event.flags.contains(.error) {
-                direction.failure = Errno(rawValue: CInt(truncatingIfNeeded: event.data))
+        let waiters = withDirection(event.filter) { direction in
+            if let failure {
+                direction.failure = failure
             } else {
                 direction.isReady = true
                 if event.flags.contains(.eof) { direction.isEndOfFile = true }
@@ -319,13 +332,7 @@ public final class LoopDescriptor: @unchecked Sendable {
             }
             return direction.takeWaiters()
         }
-        if let failure = event.flags.contains(.error) ? Errno(rawValue: CInt(truncatingIfNeeded: event.data)) : nil {
-            first?.continuation.resume(throwing: failure)
-            for waiter in others { waiter.continuation.resume(throwing: failure) }
-        } else {
-            first?.continuation.resume()
-            for waiter in others { waiter.continuation.resume() }
-        }
+        waiters.resume(with: failure.map { .failure($0) } ?? .success(()))
     }
 
     private func cancelWait(_ id: UInt64, _ filter: KEvent.Filter) {
@@ -360,10 +367,8 @@ public final class LoopDescriptor: @unchecked Sendable {
     }
 
     private func failWaiters(_ error: any Error) {
-        for (first, others) in [input.takeWaiters(), output.takeWaiters()] {
-            first?.continuation.resume(throwing: error)
-            for waiter in others { waiter.continuation.resume(throwing: error) }
-        }
+        input.takeWaiters().resume(with: .failure(error))
+        output.takeWaiters().resume(with: .failure(error))
     }
 
     /// Whether `descriptor` is a socket whose read count is one datagram, not the whole buffer.

@@ -12,8 +12,8 @@ import Darwin
 
 /// The TCP echo server of ``EchoServer`` written as async code on ``KQueueLoop``s: a task per
 /// connection makes its socket a ``LoopDescriptor``, reads, writes the reply, and waits in
-/// `whenWritable` while the reply does not fit, reading nothing meanwhile (back-pressure). The same configuration and
-/// counters as ``EchoServer``.
+/// `whenWritable` while the reply does not fit, reading nothing meanwhile (back-pressure).
+/// The same configuration and counters as ``EchoServer``.
 ///
 /// - **Loops.** The server runs `loops` loops (a ``KQueueLoopGroup``). One acceptor task on
 ///   the first loop accepts every connection and hands each to the next loop, round-robin.

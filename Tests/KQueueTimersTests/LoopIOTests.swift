@@ -424,6 +424,24 @@ struct LoopGroupTests {
 }
 
 
+/// Reads `count` bytes from the non-blocking `fd` as they come, for up to 60 s; fewer if they
+/// did not all come.
+private func ioReceive(_ fd: CInt, count: Int) async throws -> [UInt8] {
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: count)
+    var waits = 0
+    while received.count < count && waits < 600_000 {
+        let got = read(fd, &buffer, count - received.count)
+        if got > 0 {
+            received += buffer[..<got]
+        } else {
+            waits += 1
+            try await Task.sleep(for: .microseconds(100))
+        }
+    }
+    return received
+}
+
 /// Runs `body` in a task on `loop`, with a LoopDescriptor of `fd` made there, and closes it.
 private func ioOnLoop<R: Sendable>(
     _ loop: KQueueLoop,
@@ -695,18 +713,7 @@ struct LoopDescriptorTests {
         for round in 0..<10 {
             for (_, right) in pairs { #expect(ioWrite(right, 8) == 8) }
             for (_, right) in pairs {
-                var buffer = [UInt8](repeating: 0, count: 8)
-                var got = 0
-                var spins = 0
-                while got < 8 && spins < 600_000 {
-                    let count = read(right, &buffer, 8 - got)
-                    if count > 0 {
-                        got += count
-                    } else {
-                        spins += 1
-                        try await Task.sleep(for: .microseconds(100))
-                    }
-                }
+                let got = try await ioReceive(right, count: 8).count
                 #expect(got == 8, "round \(round)")
                 if got != 8 { return }  // the deferred closes and shutdown end the servers
             }
@@ -748,19 +755,7 @@ struct ReadmeIOSnippetTests {
         for round in 0..<100 {
             let message = (0..<16).map { UInt8(truncatingIfNeeded: round &+ $0) }
             #expect(message.withUnsafeBytes { write(peer, $0.baseAddress, $0.count) } == 16)
-            var reply = [UInt8]()
-            var buffer = [UInt8](repeating: 0, count: 16)
-            var waited = 0
-            while reply.count < 16 && waited < 60_000 {  // up to 60 s
-                let count = read(peer, &buffer, 16 - reply.count)
-                if count > 0 {
-                    reply += buffer[..<count]
-                } else {
-                    waited += 1
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-            }
-            #expect(reply == message, "round \(round)")
+            #expect(try await ioReceive(peer, count: 16) == message, "round \(round)")
         }
         shutdown(peer, CInt(SHUT_WR))
         try await echo.value
